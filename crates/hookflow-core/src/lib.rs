@@ -1,0 +1,1 @@
+//! Core domain types: ids, statuses, job and retry-policy math. No IO.
