@@ -1,1 +1,16 @@
-//! hookflow-engine
+//! The engine: what happens to an event between the ingest answering and the
+//! last step finishing.
+//!
+//! It defines the [`Store`] trait it needs (implemented by `hookflow-store`),
+//! the ingest group-commit batcher ([`ingest::IngestQueue`]) and the worker
+//! loop that claims jobs ([`worker`]).
+//!
+//! Invariant: the engine never speaks SQL or HTTP; every durable change goes
+//! through [`Store`].
+
+pub mod document;
+pub mod ingest;
+pub mod store;
+pub mod worker;
+
+pub use store::{Store, StoreError};

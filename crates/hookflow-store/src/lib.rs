@@ -1,1 +1,153 @@
-//! hookflow-store
+//! The SQL store: implements [`hookflow_engine::Store`] on SQLite (the
+//! embedded default) and PostgreSQL (several nodes sharing one database).
+//!
+//! One implementation serves both through sqlx's `Any` driver: the schema
+//! uses only types both databases share (TEXT, BIGINT, BLOB/BYTEA), SQL is
+//! written once with `$n` parameters, and the few differences live in
+//! [`Dialect`]. Migrations are per database under `migrations/`.
+//!
+//! Invariant: this is the only crate with SQL.
+
+mod queue;
+mod rows;
+mod sql;
+
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor};
+
+pub use sql::SqlStore;
+
+/// The database behind a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A checked database location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file path (created if missing).
+    Sqlite(String),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    /// Accepts `sqlite:PATH`, `sqlite://PATH`, `postgres://…`, `postgresql://…`, or a bare file path.
+    fn from_str(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(format!("`{url}` names no database: use sqlite:PATH or postgres://USER@HOST/DB"));
+        }
+        if path.contains("://") {
+            return Err(format!("`{url}` is not a supported database URL: use sqlite:PATH or postgres://USER@HOST/DB"));
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+}
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub backend: Backend,
+    /// Connections for reads (and, on PostgreSQL, writes).
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before the store answers `Unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub fn new(backend: Backend) -> Self {
+        Self { backend, max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+/// Runs the migrations with the native driver, then opens the `Any` pools.
+pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Dialect), sqlx::Error> {
+    install_drivers();
+    match &options.backend {
+        Backend::Sqlite(path) => {
+            let native = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(native).await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            pool.close().await;
+            let url = format!("sqlite://{path}");
+            // One writer connection: SQLite allows one writer at a time, and a
+            // single connection turns lock contention into an orderly queue.
+            let write = sqlite_pool(&url, 1, options.acquire_timeout).await?;
+            let read = sqlite_pool(&url, options.max_connections, options.acquire_timeout).await?;
+            Ok((write, read, Dialect::Sqlite))
+        }
+        Backend::Postgres(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            pool.close().await;
+            let any = AnyPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect(url)
+                .await?;
+            Ok((any.clone(), any, Dialect::Postgres))
+        }
+    }
+}
+
+async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(acquire_timeout)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // FULL: a commit is on disk before the ingest answers, even across power loss.
+                conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+}
+
+/// Reads a column, naming it in the error.
+pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, hookflow_engine::StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    row.try_get(name).map_err(|e| hookflow_engine::StoreError::Internal(format!("column {name}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_urls() {
+        assert_eq!("sqlite:hookflow.db".parse(), Ok(Backend::Sqlite("hookflow.db".into())));
+        assert_eq!("sqlite:///tmp/x.db".parse(), Ok(Backend::Sqlite("/tmp/x.db".into())));
+        assert_eq!("data/x.db".parse(), Ok(Backend::Sqlite("data/x.db".into())));
+        assert_eq!("postgres://u@h/db".parse(), Ok(Backend::Postgres("postgres://u@h/db".into())));
+        assert!("mysql://h/db".parse::<Backend>().is_err());
+        assert!("sqlite:".parse::<Backend>().is_err());
+    }
+}

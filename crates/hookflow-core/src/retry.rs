@@ -1,0 +1,112 @@
+//! Durations as users write them, and retry-policy math.
+
+use std::time::Duration;
+
+/// Parses `500ms`, `30s`, `15m`, `2h`, `3d` (and sums like `1h30m`); a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("`{s}` is not a duration: expected a number at `{rest}` (like 30s, 15m, 2h, 3d)"));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration: bad number `{}`", &rest[..digits]))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = rest[..unit_len].trim();
+        rest = &rest[unit_len..];
+        let millis = match unit {
+            "ms" => 1.0,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1_000.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
+            "h" | "hr" | "hour" | "hours" => 3_600_000.0,
+            "d" | "day" | "days" => 86_400_000.0,
+            "w" | "week" | "weeks" => 604_800_000.0,
+            "" => return Err(format!("`{s}` is not a duration: a unit is missing (ms, s, m, h, d)")),
+            other => return Err(format!("`{s}` is not a duration: unknown unit `{other}` (ms, s, m, h, d)")),
+        };
+        total += Duration::from_millis((number * millis).round() as u64);
+    }
+    Ok(total)
+}
+
+/// How often and how patiently a failing call is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 attempts over about an hour: the ceilings are 30 s, 2 min, 8 min, 32 min
+    /// before jitter (SPEC section 6).
+    fn default() -> Self {
+        Self { attempts: 5, initial_delay: Duration::from_secs(30), max_delay: Duration::from_secs(3600) }
+    }
+}
+
+impl RetryPolicy {
+    /// The ceiling of the delay after failed attempt `attempt` (1-based):
+    /// `initial * 4^(attempt-1)`, capped at `max_delay`.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 4u32.saturating_pow(attempt.saturating_sub(1));
+        self.initial_delay.saturating_mul(factor).min(self.max_delay)
+    }
+
+    /// The delay before the next attempt after failed attempt `attempt`, or
+    /// `None` when no attempt is left. Full jitter: uniform in `[ceiling/2, ceiling]`
+    /// given `unit` uniform in `[0, 1)`, and never shorter than `retry_after`
+    /// (the peer's `Retry-After`, capped at `max_delay`).
+    pub fn next_delay(&self, attempt: u32, unit: f64, retry_after: Option<Duration>) -> Option<Duration> {
+        if attempt >= self.attempts {
+            return None;
+        }
+        let ceiling = self.ceiling(attempt);
+        let jittered = ceiling.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0));
+        Some(match retry_after {
+            Some(after) => jittered.max(after.min(self.max_delay)),
+            None => jittered,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(259_200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").unwrap_err().contains("unknown unit `x`"));
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn default_policy_spans_about_an_hour() {
+        let p = RetryPolicy::default();
+        let worst: Duration = (1..p.attempts).map(|a| p.next_delay(a, 1.0, None).unwrap()).sum();
+        assert_eq!(worst, Duration::from_secs(30 + 120 + 480 + 1920));
+        assert_eq!(p.next_delay(5, 0.5, None), None);
+        assert_eq!(p.next_delay(1, 0.0, Some(Duration::from_secs(90))), Some(Duration::from_secs(90)));
+    }
+}

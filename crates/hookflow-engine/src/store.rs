@@ -1,0 +1,314 @@
+//! The storage interface and the records that cross it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hookflow_core::{
+    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, TokenId,
+    WorkspaceId,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// What a store can fail with; each variant says what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (a name or token already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database is unreachable or overloaded; trying again later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a corrupt row.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a newest-first list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The cursor of the next (older) page, `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Which page to read: at most `limit` items older than `cursor`.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// A new workspace and its first API token (hashed).
+#[derive(Debug, Clone)]
+pub struct NewWorkspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub token_id: TokenId,
+    pub token_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Connector {
+    pub id: ConnectorId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub description: String,
+    pub event_source: EventSource,
+    pub enabled: bool,
+    /// The secret part of the connector URL (`/hooks/{token}`).
+    pub token: String,
+    /// The current version's number.
+    pub version: i64,
+    /// The current document without its structure (see [`crate::document`]).
+    pub document: Value,
+    /// The captured (or hand-edited) JSON structure of the event body.
+    pub structure: Option<Value>,
+    /// The query-string variables of the event the structure was captured from.
+    pub sample_custom_variables: Option<Value>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConnector {
+    pub id: ConnectorId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub description: String,
+    pub event_source: EventSource,
+    pub token: String,
+    pub document: Value,
+}
+
+/// A partial update of a connector's own fields (its document has its own call).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// One saved version of a connector's document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Version {
+    pub version: i64,
+    pub document: Value,
+    pub created_at: Timestamp,
+    /// Why it was made: `created`, `saved`, `restored from N`, `structure re-mapped`.
+    pub note: String,
+}
+
+/// How many versions of a connector's document are kept.
+pub const VERSIONS_KEPT: i64 = 20;
+
+/// What the ingest endpoint needs to know about the connector a token names.
+#[derive(Debug, Clone)]
+pub struct IngestTarget {
+    pub connector_id: ConnectorId,
+    pub workspace_id: WorkspaceId,
+    pub enabled: bool,
+    pub version: i64,
+    pub document: Value,
+    pub has_structure: bool,
+}
+
+/// A request as received, with what was understood of it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub workspace_id: WorkspaceId,
+    pub connector_id: ConnectorId,
+    pub received_at: Timestamp,
+    pub status: EventStatus,
+    pub config_version: i64,
+    pub method: String,
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Header names (lower case) and values, in order; repeated names repeat.
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// `{kind, body, custom_variables, files}` as understood; `null` when rejected.
+    pub parsed: Value,
+    /// Why the request was rejected, when it was.
+    pub error: Option<String>,
+    /// The execution to queue with the event; `None` for a rejected one.
+    pub execution: Option<ExecutionId>,
+    /// Set the connector's structure from this event when it has none yet.
+    pub capture_structure: bool,
+}
+
+/// A stored event, as the logs show it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: EventId,
+    pub workspace_id: WorkspaceId,
+    pub connector_id: ConnectorId,
+    pub received_at: Timestamp,
+    pub status: EventStatus,
+    pub config_version: i64,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub parsed: Value,
+    pub error: Option<String>,
+    pub execution_id: Option<ExecutionId>,
+}
+
+/// Counts of a connector's events. `since_reset` counts only what came after `reset_at`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub received: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub filtered: i64,
+    pub rejected: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub lifetime: Counts,
+    pub since_reset: Counts,
+    pub reset_at: Option<Timestamp>,
+}
+
+/// A claimed job: the caller holds its lease until `lease_until`.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub workspace_id: WorkspaceId,
+    /// The execution or delivery this job stands for.
+    pub target_id: String,
+    pub attempts: i64,
+    pub run_at: Timestamp,
+    pub lease_until: Timestamp,
+}
+
+/// A job as the queue holds it, for tests and the operator.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub target_id: String,
+    pub state: JobState,
+    pub attempts: i64,
+    pub run_at: Timestamp,
+    pub lease_owner: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// Persistence and the durable job queue.
+///
+/// Every call that takes a [`WorkspaceId`] sees only that workspace's rows:
+/// a row of another workspace is answered exactly as a missing one.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Workspaces and tokens.
+    async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace>;
+    /// The workspace whose API token hashes to `token_hash`.
+    async fn workspace_by_token(&self, token_hash: &str) -> StoreResult<Option<WorkspaceId>>;
+
+    // Connectors.
+    async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector>;
+    async fn list_connectors(&self, ws: &WorkspaceId, page: &PageRequest) -> StoreResult<Page<Connector>>;
+    async fn get_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Option<Connector>>;
+    async fn update_connector(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        patch: &ConnectorPatch,
+    ) -> StoreResult<Option<Connector>>;
+    /// Deletes the connector with its versions, stats, events and queued jobs.
+    async fn delete_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<bool>;
+    /// Replaces the URL token; the old one stops matching at once.
+    async fn rotate_connector_token(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        token: &str,
+    ) -> StoreResult<Option<Connector>>;
+    /// Saves a new version of the document and, when given, replaces the
+    /// structure; keeps the newest [`VERSIONS_KEPT`] versions.
+    async fn save_document(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        document: &Value,
+        structure: Option<&Value>,
+        note: &str,
+    ) -> StoreResult<Option<Connector>>;
+    /// Replaces the captured structure (and the sample custom variables) without a new version.
+    async fn set_structure(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        structure: &Value,
+        custom_variables: &Value,
+    ) -> StoreResult<bool>;
+    async fn list_versions(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Vec<Version>>;
+    async fn get_version(&self, ws: &WorkspaceId, id: &ConnectorId, version: i64) -> StoreResult<Option<Version>>;
+
+    // Ingest.
+    async fn ingest_target(&self, token: &str) -> StoreResult<Option<IngestTarget>>;
+    /// Writes every event, its execution and job, the stats and any structure
+    /// capture in one transaction: when it returns Ok, all of them are durable.
+    async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+
+    // Logs and stats.
+    async fn list_events(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+        status: Option<EventStatus>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Event>>;
+    async fn get_event(&self, ws: &WorkspaceId, id: &EventId) -> StoreResult<Option<Event>>;
+    async fn stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>>;
+    async fn reset_stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>>;
+
+    // The job queue.
+    /// Adds a job due at `run_at`.
+    async fn enqueue_job(
+        &self,
+        kind: JobKind,
+        ws: &WorkspaceId,
+        target_id: &str,
+        run_at: Timestamp,
+    ) -> StoreResult<JobId>;
+    /// Leases up to `limit` due jobs of the given kinds to `worker` for `lease`.
+    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>>;
+    /// Extends the leases `worker` still holds; answers the ids it no longer holds.
+    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>>;
+    /// Marks a job done; false when `worker` no longer held its lease.
+    async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool>;
+    /// Puts a job back in the queue, due at `run_at`, with the error that made it fail.
+    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool>;
+    /// Gives a job up for good.
+    async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool>;
+    /// Hands a job back, due now, without counting the attempt (graceful shutdown).
+    async fn release_job(&self, job: &JobId, worker: &str) -> StoreResult<bool>;
+    /// Puts every job whose lease has expired back in the queue; answers how many.
+    async fn reclaim_expired(&self) -> StoreResult<u64>;
+    async fn get_job(&self, job: &JobId) -> StoreResult<Option<JobRow>>;
+    /// The job of an execution, if any.
+    async fn job_for_target(&self, target_id: &str) -> StoreResult<Option<JobRow>>;
+
+    // Executions (the step engine fills these in).
+    /// Records the outcome of an execution on it, its event and the stats.
+    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()>;
+}

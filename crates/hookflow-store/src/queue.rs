@@ -1,0 +1,160 @@
+//! The durable job queue: claim under a lease, heartbeat, settle, reclaim.
+//!
+//! A job is claimed by flipping it from `queued` to `running` with an owner
+//! and a lease deadline in one statement; on PostgreSQL the candidate rows are
+//! locked with `FOR UPDATE SKIP LOCKED`, so concurrent nodes never claim the
+//! same job and never wait on each other. Every settle names the owner, so a
+//! worker whose lease expired (and whose job was reclaimed) changes nothing.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use hookflow_core::{JobId, JobKind, JobState, Timestamp, WorkspaceId};
+use hookflow_engine::store::{Job, JobRow, StoreResult};
+use sqlx::{Any, Transaction};
+
+use crate::rows::{self, JOB_COLUMNS};
+use crate::sql::{db_error, SqlStore};
+use crate::{col, Dialect};
+
+/// `$start, $start+1, …` for an `IN (…)` list of `n` values.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) async fn insert_job(
+    tx: &mut Transaction<'static, Any>,
+    kind: JobKind,
+    ws: &WorkspaceId,
+    target: &str,
+    run_at: Timestamp,
+) -> StoreResult<JobId> {
+    let id = JobId::new();
+    let now = Timestamp::now();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, workspace_id, target_id, state, run_at, attempts, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6)",
+    )
+    .bind(id.as_str())
+    .bind(kind.as_str())
+    .bind(ws.as_str())
+    .bind(target)
+    .bind(run_at.as_millis())
+    .bind(now.as_millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(id)
+}
+
+impl SqlStore {
+    pub(crate) async fn claim(
+        &self,
+        kinds: &[JobKind],
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<Job>> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = Timestamp::now();
+        let lock = match self.dialect {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
+             updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
+             AND kind IN ({}) ORDER BY run_at, id LIMIT $4 {lock}) RETURNING {JOB_COLUMNS}",
+            placeholders(5, kinds.len())
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(worker)
+            .bind(now.plus_millis(lease.as_millis() as i64).as_millis())
+            .bind(now.as_millis())
+            .bind(i64::from(limit));
+        for kind in kinds {
+            query = query.bind(kind.as_str());
+        }
+        let claimed = query.fetch_all(&self.write).await.map_err(db_error)?;
+        let mut jobs = claimed.iter().map(rows::job).collect::<StoreResult<Vec<_>>>()?;
+        jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+        Ok(jobs)
+    }
+
+    pub(crate) async fn extend_leases(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $1 WHERE state = 'running' AND lease_owner = $2 AND id IN ({}) RETURNING id",
+            placeholders(3, jobs.len())
+        );
+        let until = Timestamp::now().plus_millis(lease.as_millis() as i64);
+        let mut query = sqlx::query(&sql).bind(until.as_millis()).bind(worker);
+        for job in jobs {
+            query = query.bind(job.as_str());
+        }
+        let kept = query.fetch_all(&self.write).await.map_err(db_error)?;
+        let kept: HashSet<String> = kept.iter().map(|r| col::<String>(r, "id")).collect::<StoreResult<_>>()?;
+        Ok(jobs.iter().filter(|j| !kept.contains(j.as_str())).cloned().collect())
+    }
+
+    /// Moves a running job that `worker` holds to `state`.
+    /// `uncount` takes back the attempt (a release is not a try).
+    pub(crate) async fn settle(
+        &self,
+        job: &JobId,
+        worker: &str,
+        state: JobState,
+        run_at: Option<Timestamp>,
+        error: Option<&str>,
+        uncount: bool,
+    ) -> StoreResult<bool> {
+        let now = Timestamp::now();
+        let attempts = if uncount { "attempts - 1" } else { "attempts" };
+        let sql = format!(
+            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, attempts = {attempts}, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $4 WHERE id = $5 AND state = 'running' AND lease_owner = $6"
+        );
+        let current_run_at = match run_at {
+            Some(at) => at.as_millis(),
+            None => {
+                let Some(row) = self.job_where("id", job.as_str()).await? else { return Ok(false) };
+                row.run_at.as_millis()
+            }
+        };
+        let changed = sqlx::query(&sql)
+            .bind(state.as_str())
+            .bind(current_run_at)
+            .bind(error.unwrap_or(""))
+            .bind(now.as_millis())
+            .bind(job.as_str())
+            .bind(worker)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        Ok(changed.rows_affected() == 1)
+    }
+
+    pub(crate) async fn reclaim(&self) -> StoreResult<u64> {
+        let now = Timestamp::now().as_millis();
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
+             last_error = 'lease expired: the worker stopped answering', updated_at = $1 \
+             WHERE state = 'running' AND lease_until < $1",
+        )
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn job_where(&self, column: &str, value: &str) -> StoreResult<Option<JobRow>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
+        let row = sqlx::query(&sql).bind(value).fetch_optional(&self.read).await.map_err(db_error)?;
+        row.as_ref().map(rows::job_row).transpose()
+    }
+}

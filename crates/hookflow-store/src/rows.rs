@@ -1,0 +1,129 @@
+//! Turning rows into records.
+
+use hookflow_core::{ConnectorId, EventId, ExecutionId, JobId, Timestamp, WorkspaceId};
+use hookflow_engine::store::{Connector, Counts, Event, Job, JobRow, Stats, Version};
+use hookflow_engine::StoreError;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+
+use crate::col;
+
+type R<T> = Result<T, StoreError>;
+
+fn json(text: &str, what: &str) -> R<Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("{what} is not JSON: {e}")))
+}
+
+fn opt_json(text: Option<String>, what: &str) -> R<Option<Value>> {
+    text.map(|t| json(&t, what)).transpose()
+}
+
+fn parse<T: std::str::FromStr>(text: &str) -> R<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e: T::Err| StoreError::Internal(e.to_string()))
+}
+
+pub const CONNECTOR_COLUMNS: &str = "id, workspace_id, name, description, event_source, enabled, token, version, \
+     document, structure, sample_custom_variables, created_at, updated_at";
+
+pub fn connector(row: &AnyRow) -> R<Connector> {
+    Ok(Connector {
+        id: ConnectorId::from_trusted(col(row, "id")?),
+        workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
+        name: col(row, "name")?,
+        description: col(row, "description")?,
+        event_source: parse(&col::<String>(row, "event_source")?)?,
+        enabled: col::<i64>(row, "enabled")? != 0,
+        token: col(row, "token")?,
+        version: col(row, "version")?,
+        document: json(&col::<String>(row, "document")?, "document")?,
+        structure: opt_json(col(row, "structure")?, "structure")?,
+        sample_custom_variables: opt_json(col(row, "sample_custom_variables")?, "sample_custom_variables")?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        updated_at: Timestamp::from_millis(col(row, "updated_at")?),
+    })
+}
+
+pub fn version(row: &AnyRow) -> R<Version> {
+    Ok(Version {
+        version: col(row, "version")?,
+        document: json(&col::<String>(row, "document")?, "document")?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        note: col(row, "note")?,
+    })
+}
+
+pub const EVENT_COLUMNS: &str = "id, workspace_id, connector_id, received_at, status, config_version, method, path, \
+     query, headers, content_type, body, parsed, error, execution_id";
+
+pub fn event(row: &AnyRow) -> R<Event> {
+    let headers: Vec<(String, String)> = serde_json::from_str(&col::<String>(row, "headers")?)
+        .map_err(|e| StoreError::Internal(format!("headers are not JSON pairs: {e}")))?;
+    Ok(Event {
+        id: EventId::from_trusted(col(row, "id")?),
+        workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
+        connector_id: ConnectorId::from_trusted(col(row, "connector_id")?),
+        received_at: Timestamp::from_millis(col(row, "received_at")?),
+        status: parse(&col::<String>(row, "status")?)?,
+        config_version: col(row, "config_version")?,
+        method: col(row, "method")?,
+        path: col(row, "path")?,
+        query: col(row, "query")?,
+        headers,
+        content_type: col(row, "content_type")?,
+        body: col(row, "body")?,
+        parsed: json(&col::<String>(row, "parsed")?, "parsed")?,
+        error: col(row, "error")?,
+        execution_id: col::<Option<String>>(row, "execution_id")?.map(ExecutionId::from_trusted),
+    })
+}
+
+pub const STATS_COLUMNS: &str = "received, succeeded, failed, filtered, rejected, \
+     r_received, r_succeeded, r_failed, r_filtered, r_rejected, reset_at";
+
+pub fn stats(row: &AnyRow) -> R<Stats> {
+    let counts = |p: &str| -> R<Counts> {
+        Ok(Counts {
+            received: col(row, &format!("{p}received"))?,
+            succeeded: col(row, &format!("{p}succeeded"))?,
+            failed: col(row, &format!("{p}failed"))?,
+            filtered: col(row, &format!("{p}filtered"))?,
+            rejected: col(row, &format!("{p}rejected"))?,
+        })
+    };
+    Ok(Stats {
+        lifetime: counts("")?,
+        since_reset: counts("r_")?,
+        reset_at: col::<Option<i64>>(row, "reset_at")?.map(Timestamp::from_millis),
+    })
+}
+
+pub const JOB_COLUMNS: &str =
+    "id, kind, workspace_id, target_id, state, run_at, attempts, lease_owner, lease_until, last_error";
+
+pub fn job(row: &AnyRow) -> R<Job> {
+    Ok(Job {
+        id: JobId::from_trusted(col(row, "id")?),
+        kind: parse(&col::<String>(row, "kind")?)?,
+        workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
+        target_id: col(row, "target_id")?,
+        attempts: col(row, "attempts")?,
+        run_at: Timestamp::from_millis(col(row, "run_at")?),
+        lease_until: Timestamp::from_millis(col::<Option<i64>>(row, "lease_until")?.unwrap_or_default()),
+    })
+}
+
+pub fn job_row(row: &AnyRow) -> R<JobRow> {
+    Ok(JobRow {
+        id: JobId::from_trusted(col(row, "id")?),
+        kind: parse(&col::<String>(row, "kind")?)?,
+        target_id: col(row, "target_id")?,
+        state: parse(&col::<String>(row, "state")?)?,
+        attempts: col(row, "attempts")?,
+        run_at: Timestamp::from_millis(col(row, "run_at")?),
+        lease_owner: col(row, "lease_owner")?,
+        last_error: col(row, "last_error")?,
+    })
+}

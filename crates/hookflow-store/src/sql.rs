@@ -1,0 +1,629 @@
+//! [`SqlStore`]: workspaces, connectors, versions, events and stats.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hookflow_core::{
+    ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, WorkspaceId,
+};
+use hookflow_engine::store::{
+    Connector, ConnectorPatch, Event, IngestTarget, Job, JobRow, NewConnector, NewEvent, NewWorkspace, Page,
+    PageRequest, Stats, StoreResult, Version, Workspace, VERSIONS_KEPT,
+};
+use hookflow_engine::{Store, StoreError};
+use serde_json::Value;
+use sqlx::{Any, AnyPool, Transaction};
+
+use crate::rows::{self, CONNECTOR_COLUMNS, EVENT_COLUMNS, STATS_COLUMNS};
+use crate::{col, Dialect, StoreOptions};
+
+/// The store over SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct SqlStore {
+    /// Writes go here: one connection on SQLite, the shared pool on PostgreSQL.
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
+    pub(crate) dialect: Dialect,
+}
+
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+/// SQLite busy/locked, PostgreSQL serialization failure, deadlock, shutdown and connection classes.
+fn is_transient(code: Option<&str>) -> bool {
+    matches!(code, Some("5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"))
+        || code.is_some_and(|c| c.starts_with("08"))
+}
+
+fn to_json(v: &Value) -> String {
+    v.to_string()
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) and migrates the database.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        let (write, read, dialect) = crate::open(options).await.map_err(|e| match e {
+            sqlx::Error::Migrate(m) => StoreError::Internal(format!("migration failed: {m}")),
+            other => db_error(other),
+        })?;
+        Ok(Self { write, read, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// How many ingest transactions should commit at once on this database.
+    pub fn ingest_in_flight(&self) -> usize {
+        match self.dialect {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 4,
+        }
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        self.write.begin().await.map_err(db_error)
+    }
+
+    async fn connector_in(
+        tx: &mut Transaction<'static, Any>,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+    ) -> StoreResult<Option<Connector>> {
+        let sql = format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(rows::connector).transpose()
+    }
+
+    async fn insert_version(
+        tx: &mut Transaction<'static, Any>,
+        id: &ConnectorId,
+        version: i64,
+        document: &str,
+        note: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO connector_versions (connector_id, version, document, note, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_str())
+        .bind(version)
+        .bind(document)
+        .bind(note)
+        .bind(now.as_millis())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("DELETE FROM connector_versions WHERE connector_id = $1 AND version <= $2")
+            .bind(id.as_str())
+            .bind(version - VERSIONS_KEPT)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// `limit + 1` rows were read: the extra one says there is a next page.
+fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(&cursor_of)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace> {
+        let now = Timestamp::now();
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(new.id.as_str())
+            .bind(&new.name)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("INSERT INTO api_tokens (id, workspace_id, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new.token_id.as_str())
+            .bind(new.id.as_str())
+            .bind(&new.token_hash)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Workspace { id: new.id, name: new.name, created_at: now })
+    }
+
+    async fn workspace_by_token(&self, token_hash: &str) -> StoreResult<Option<WorkspaceId>> {
+        let row = sqlx::query("SELECT workspace_id FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| col::<String>(&r, "workspace_id").map(WorkspaceId::from_trusted)).transpose()
+    }
+
+    async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector> {
+        let now = Timestamp::now();
+        let document = to_json(&new.document);
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO connectors (id, workspace_id, name, description, event_source, enabled, token, version, \
+             document, structure, sample_custom_variables, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, 1, $7, NULL, NULL, $8, $8)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.workspace_id.as_str())
+        .bind(&new.name)
+        .bind(&new.description)
+        .bind(new.event_source.as_str())
+        .bind(&new.token)
+        .bind(&document)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("INSERT INTO connector_stats (connector_id) VALUES ($1)")
+            .bind(new.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Self::insert_version(&mut tx, &new.id, 1, &document, "created", now).await?;
+        let connector = Self::connector_in(&mut tx, &new.workspace_id, &new.id)
+            .await?
+            .ok_or_else(|| StoreError::Internal("connector vanished after insert".into()))?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(connector)
+    }
+
+    async fn list_connectors(&self, ws: &WorkspaceId, req: &PageRequest) -> StoreResult<Page<Connector>> {
+        let sql = format!(
+            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND ($2 = '' OR id < $2) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let found = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(req.cursor.as_deref().unwrap_or(""))
+            .bind(i64::from(req.limit) + 1)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        let items = found.iter().map(rows::connector).collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, req.limit, |c| c.id.to_string()))
+    }
+
+    async fn get_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Option<Connector>> {
+        let sql = format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2");
+        let row =
+            sqlx::query(&sql).bind(ws.as_str()).bind(id.as_str()).fetch_optional(&self.read).await.map_err(db_error)?;
+        row.as_ref().map(rows::connector).transpose()
+    }
+
+    async fn update_connector(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        patch: &ConnectorPatch,
+    ) -> StoreResult<Option<Connector>> {
+        let mut tx = self.begin().await?;
+        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else { return Ok(None) };
+        sqlx::query(
+            "UPDATE connectors SET name = $1, description = $2, enabled = $3, updated_at = $4 \
+             WHERE workspace_id = $5 AND id = $6",
+        )
+        .bind(patch.name.as_deref().unwrap_or(&current.name))
+        .bind(patch.description.as_deref().unwrap_or(&current.description))
+        .bind(i64::from(patch.enabled.unwrap_or(current.enabled)))
+        .bind(Timestamp::now().as_millis())
+        .bind(ws.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let updated = Self::connector_in(&mut tx, ws, id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(updated)
+    }
+
+    async fn delete_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let gone = sqlx::query("DELETE FROM connectors WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        for sql in [
+            "DELETE FROM jobs WHERE target_id IN (SELECT id FROM executions WHERE connector_id = $1)",
+            "DELETE FROM executions WHERE connector_id = $1",
+            "DELETE FROM events WHERE connector_id = $1",
+            "DELETE FROM connector_versions WHERE connector_id = $1",
+            "DELETE FROM connector_stats WHERE connector_id = $1",
+        ] {
+            sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await.map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn rotate_connector_token(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        token: &str,
+    ) -> StoreResult<Option<Connector>> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE connectors SET token = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
+            .bind(token)
+            .bind(Timestamp::now().as_millis())
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        let connector = if changed == 0 { None } else { Self::connector_in(&mut tx, ws, id).await? };
+        tx.commit().await.map_err(db_error)?;
+        Ok(connector)
+    }
+
+    async fn save_document(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        document: &Value,
+        structure: Option<&Value>,
+        note: &str,
+    ) -> StoreResult<Option<Connector>> {
+        let now = Timestamp::now();
+        let text = to_json(document);
+        let mut tx = self.begin().await?;
+        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else { return Ok(None) };
+        let version = current.version + 1;
+        let structure = match structure {
+            Some(s) => Some(to_json(s)),
+            None => current.structure.as_ref().map(to_json),
+        };
+        sqlx::query(
+            "UPDATE connectors SET version = $1, document = $2, structure = $3, updated_at = $4 \
+             WHERE workspace_id = $5 AND id = $6",
+        )
+        .bind(version)
+        .bind(&text)
+        .bind(structure)
+        .bind(now.as_millis())
+        .bind(ws.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        Self::insert_version(&mut tx, id, version, &text, note, now).await?;
+        let connector = Self::connector_in(&mut tx, ws, id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(connector)
+    }
+
+    async fn set_structure(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        structure: &Value,
+        custom_variables: &Value,
+    ) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE connectors SET structure = $1, sample_custom_variables = $2, updated_at = $3 \
+             WHERE workspace_id = $4 AND id = $5",
+        )
+        .bind(to_json(structure))
+        .bind(to_json(custom_variables))
+        .bind(Timestamp::now().as_millis())
+        .bind(ws.as_str())
+        .bind(id.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        Ok(changed.rows_affected() > 0)
+    }
+
+    async fn list_versions(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Vec<Version>> {
+        let found = sqlx::query(
+            "SELECT v.version, v.document, v.note, v.created_at FROM connector_versions v \
+             JOIN connectors c ON c.id = v.connector_id \
+             WHERE c.workspace_id = $1 AND c.id = $2 ORDER BY v.version DESC",
+        )
+        .bind(ws.as_str())
+        .bind(id.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        found.iter().map(rows::version).collect()
+    }
+
+    async fn get_version(&self, ws: &WorkspaceId, id: &ConnectorId, version: i64) -> StoreResult<Option<Version>> {
+        let row = sqlx::query(
+            "SELECT v.version, v.document, v.note, v.created_at FROM connector_versions v \
+             JOIN connectors c ON c.id = v.connector_id \
+             WHERE c.workspace_id = $1 AND c.id = $2 AND v.version = $3",
+        )
+        .bind(ws.as_str())
+        .bind(id.as_str())
+        .bind(version)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(rows::version).transpose()
+    }
+
+    async fn ingest_target(&self, token: &str) -> StoreResult<Option<IngestTarget>> {
+        let row = sqlx::query(
+            "SELECT id, workspace_id, enabled, version, document, \
+             CASE WHEN structure IS NULL THEN 0 ELSE 1 END AS has_structure FROM connectors WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(IngestTarget {
+            connector_id: ConnectorId::from_trusted(col(&row, "id")?),
+            workspace_id: WorkspaceId::from_trusted(col(&row, "workspace_id")?),
+            enabled: col::<i64>(&row, "enabled")? != 0,
+            version: col(&row, "version")?,
+            document: serde_json::from_str(&col::<String>(&row, "document")?)
+                .map_err(|e| StoreError::Internal(format!("document is not JSON: {e}")))?,
+            has_structure: col::<i64>(&row, "has_structure")? != 0,
+        }))
+    }
+
+    async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        // (received, rejected) per connector, applied once per batch.
+        let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for e in events {
+            let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO events (id, workspace_id, connector_id, received_at, status, config_version, method, \
+                 path, query, headers, content_type, body, parsed, error, execution_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(e.id.as_str())
+            .bind(e.workspace_id.as_str())
+            .bind(e.connector_id.as_str())
+            .bind(e.received_at.as_millis())
+            .bind(e.status.as_str())
+            .bind(e.config_version)
+            .bind(&e.method)
+            .bind(&e.path)
+            .bind(&e.query)
+            .bind(headers)
+            .bind(e.content_type.as_deref())
+            .bind(e.body.as_slice())
+            .bind(to_json(&e.parsed))
+            .bind(e.error.as_deref())
+            .bind(e.execution.as_ref().map(ExecutionId::as_str))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if let Some(execution) = &e.execution {
+                sqlx::query(
+                    "INSERT INTO executions (id, workspace_id, event_id, connector_id, config_version, status, \
+                     error, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, 'received', NULL, $6, NULL)",
+                )
+                .bind(execution.as_str())
+                .bind(e.workspace_id.as_str())
+                .bind(e.id.as_str())
+                .bind(e.connector_id.as_str())
+                .bind(e.config_version)
+                .bind(e.received_at.as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                crate::queue::insert_job(&mut tx, JobKind::Execution, &e.workspace_id, execution.as_str(), e.received_at)
+                    .await?;
+            }
+            if e.capture_structure {
+                sqlx::query(
+                    "UPDATE connectors SET structure = $1, sample_custom_variables = $2 \
+                     WHERE id = $3 AND structure IS NULL",
+                )
+                .bind(to_json(e.parsed.get("body").unwrap_or(&Value::Null)))
+                .bind(to_json(e.parsed.get("custom_variables").unwrap_or(&Value::Null)))
+                .bind(e.connector_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
+            let entry = counts.entry(e.connector_id.as_str()).or_default();
+            entry.0 += 1;
+            entry.1 += i64::from(e.status == EventStatus::Rejected);
+        }
+        for (connector, (received, rejected)) in counts {
+            sqlx::query(
+                "UPDATE connector_stats SET received = received + $1, r_received = r_received + $1, \
+                 rejected = rejected + $2, r_rejected = r_rejected + $2 WHERE connector_id = $3",
+            )
+            .bind(received)
+            .bind(rejected)
+            .bind(connector)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn list_events(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+        status: Option<EventStatus>,
+        req: &PageRequest,
+    ) -> StoreResult<Page<Event>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND connector_id = $2 \
+             AND ($3 = '' OR status = $3) AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $5"
+        );
+        let found = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(connector.as_str())
+            .bind(status.map(EventStatus::as_str).unwrap_or(""))
+            .bind(req.cursor.as_deref().unwrap_or(""))
+            .bind(i64::from(req.limit) + 1)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        let items = found.iter().map(rows::event).collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, req.limit, |e| e.id.to_string()))
+    }
+
+    async fn get_event(&self, ws: &WorkspaceId, id: &EventId) -> StoreResult<Option<Event>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND id = $2");
+        let row =
+            sqlx::query(&sql).bind(ws.as_str()).bind(id.as_str()).fetch_optional(&self.read).await.map_err(db_error)?;
+        row.as_ref().map(rows::event).transpose()
+    }
+
+    async fn stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>> {
+        let sql = format!(
+            "SELECT {STATS_COLUMNS} FROM connector_stats s JOIN connectors c ON c.id = s.connector_id \
+             WHERE c.workspace_id = $1 AND c.id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(connector.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(rows::stats).transpose()
+    }
+
+    async fn reset_stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>> {
+        let changed = sqlx::query(
+            "UPDATE connector_stats SET r_received = 0, r_succeeded = 0, r_failed = 0, r_filtered = 0, \
+             r_rejected = 0, reset_at = $1 \
+             WHERE connector_id = (SELECT id FROM connectors WHERE workspace_id = $2 AND id = $3)",
+        )
+        .bind(Timestamp::now().as_millis())
+        .bind(ws.as_str())
+        .bind(connector.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        if changed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.stats(ws, connector).await
+    }
+
+    async fn enqueue_job(&self, kind: JobKind, ws: &WorkspaceId, target: &str, run_at: Timestamp) -> StoreResult<JobId> {
+        let mut tx = self.begin().await?;
+        let id = crate::queue::insert_job(&mut tx, kind, ws, target, run_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(id)
+    }
+
+    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>> {
+        self.claim(kinds, worker, limit, lease).await
+    }
+
+    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
+        self.extend_leases(jobs, worker, lease).await
+    }
+
+    async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Done, None, None, false).await
+    }
+
+    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Queued, Some(run_at), Some(error), false).await
+    }
+
+    async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Dead, None, Some(error), false).await
+    }
+
+    async fn release_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Queued, Some(Timestamp::now()), None, true).await
+    }
+
+    async fn reclaim_expired(&self) -> StoreResult<u64> {
+        self.reclaim().await
+    }
+
+    async fn get_job(&self, job: &JobId) -> StoreResult<Option<JobRow>> {
+        self.job_where("id", job.as_str()).await
+    }
+
+    async fn job_for_target(&self, target: &str) -> StoreResult<Option<JobRow>> {
+        self.job_where("target_id", target).await
+    }
+
+    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()> {
+        let column = match status {
+            EventStatus::Succeeded => "succeeded",
+            EventStatus::Failed => "failed",
+            EventStatus::Filtered => "filtered",
+            other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
+        };
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "UPDATE executions SET status = $1, error = $2, finished_at = $3 WHERE id = $4 RETURNING connector_id",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(Timestamp::now().as_millis())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(()) };
+        let connector: String = col(&row, "connector_id")?;
+        sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
+            .bind(status.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let sql = format!("UPDATE connector_stats SET {column} = {column} + 1, r_{column} = r_{column} + 1 WHERE connector_id = $1");
+        sqlx::query(&sql).bind(&connector).execute(&mut *tx).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+}

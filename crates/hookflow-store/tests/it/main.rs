@@ -1,0 +1,7 @@
+//! The store contract suite: every test runs on SQLite, and on PostgreSQL
+//! when `HOOKFLOW_TEST_POSTGRES_URL` is set (CI always sets it).
+
+mod connectors;
+mod events;
+mod queue;
+mod utils;

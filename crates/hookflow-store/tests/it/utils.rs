@@ -1,0 +1,71 @@
+use std::future::Future;
+use std::sync::Arc;
+
+use hookflow_core::{ConnectorId, EventId, EventSource, EventStatus, ExecutionId, Timestamp, TokenId, WorkspaceId};
+use hookflow_engine::store::{Connector, NewConnector, NewEvent, NewWorkspace};
+use hookflow_engine::Store;
+use hookflow_test_support::TestDatabase;
+use serde_json::json;
+
+/// Runs `check` against a fresh store of every configured database.
+pub async fn on_every_database<F, Fut>(check: F)
+where
+    F: Fn(Arc<dyn Store>, &'static str) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for db in TestDatabase::all().await {
+        let store = db.store().await;
+        check(store.clone() as Arc<dyn Store>, db.label).await;
+        store.close().await;
+    }
+}
+
+pub async fn workspace(store: &dyn Store, name: &str) -> WorkspaceId {
+    let id = WorkspaceId::new();
+    store
+        .create_workspace(NewWorkspace {
+            id: id.clone(),
+            name: name.into(),
+            token_id: TokenId::new(),
+            token_hash: format!("hash-of-{id}"),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+pub async fn connector(store: &dyn Store, ws: &WorkspaceId, name: &str) -> Connector {
+    store
+        .create_connector(NewConnector {
+            id: ConnectorId::new(),
+            workspace_id: ws.clone(),
+            name: name.into(),
+            description: String::new(),
+            event_source: EventSource::Webhook,
+            token: hookflow_core::secret::new_connector_token(),
+            document: hookflow_engine::document::empty(),
+        })
+        .await
+        .unwrap()
+}
+
+pub fn event(c: &Connector, body: serde_json::Value) -> NewEvent {
+    NewEvent {
+        id: EventId::new(),
+        workspace_id: c.workspace_id.clone(),
+        connector_id: c.id.clone(),
+        received_at: Timestamp::now(),
+        status: EventStatus::Received,
+        config_version: c.version,
+        method: "POST".into(),
+        path: format!("/hooks/{}", c.token),
+        query: "a=1".into(),
+        headers: vec![("content-type".into(), "application/json".into()), ("x-a".into(), "1".into())],
+        content_type: Some("application/json".into()),
+        body: body.to_string().into_bytes(),
+        parsed: json!({"kind": "json", "body": body, "custom_variables": {"a": "1"}}),
+        error: None,
+        execution: Some(ExecutionId::new()),
+        capture_structure: true,
+    }
+}
