@@ -1,0 +1,14 @@
+//! Integration tests of hookflow-payload: the real-payload corpus, then one module per feature,
+//! each going through its own `check` helper.
+
+mod attributes;
+mod corpus;
+mod email;
+mod empty;
+mod form;
+mod json;
+mod multipart;
+mod robustness;
+mod text;
+mod utils;
+mod xml;
