@@ -75,7 +75,10 @@ string_enum!(
 impl EventStatus {
     /// True once nothing more will happen to the event without a replay.
     pub const fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Filtered | Self::Failed | Self::Rejected)
+        matches!(
+            self,
+            Self::Succeeded | Self::Filtered | Self::Failed | Self::Rejected
+        )
     }
 }
 
@@ -109,7 +112,10 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        assert_eq!("waiting".parse::<EventStatus>().unwrap(), EventStatus::Waiting);
+        assert_eq!(
+            "waiting".parse::<EventStatus>().unwrap(),
+            EventStatus::Waiting
+        );
         assert_eq!(EventStatus::Waiting.to_string(), "waiting");
         let err = "sleeping".parse::<EventStatus>().unwrap_err();
         assert_eq!(

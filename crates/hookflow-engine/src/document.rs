@@ -16,7 +16,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -38,8 +41,16 @@ pub struct ResponseMap {
 pub fn response_map(document: &Value) -> Option<ResponseMap> {
     let r = document.get("response")?.as_object()?;
     Some(ResponseMap {
-        status: r.get("status").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(200),
-        content_type: r.get("content_type").and_then(Value::as_str).unwrap_or("text/plain; charset=utf-8").to_owned(),
+        status: r
+            .get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(200),
+        content_type: r
+            .get("content_type")
+            .and_then(Value::as_str)
+            .unwrap_or("text/plain; charset=utf-8")
+            .to_owned(),
         body: match r.get("body") {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Null) | None => String::new(),
@@ -71,20 +82,32 @@ pub const STEP_TYPES: &[&str] = &[
 /// its shape. Unknown top-level keys are kept (fields may be added).
 pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldError>> {
     let Some(obj) = document.as_object_mut() else {
-        return Err(vec![FieldError::new("", "the connector document must be a JSON object")]);
+        return Err(vec![FieldError::new(
+            "",
+            "the connector document must be a JSON object",
+        )]);
     };
     let structure = obj.remove("structure");
     let mut errors = Vec::new();
     obj.entry("response").or_insert(Value::Null);
     obj.entry("field_mapping").or_insert(Value::Null);
-    obj.entry("steps").or_insert_with(|| Value::Array(Vec::new()));
+    obj.entry("steps")
+        .or_insert_with(|| Value::Array(Vec::new()));
     check_response(obj.get("response"), &mut errors);
     match obj.get("field_mapping") {
         Some(Value::Null | Value::Object(_)) | None => {}
-        Some(_) => errors.push(FieldError::new("field_mapping", "must be an object or null")),
+        Some(_) => errors.push(FieldError::new(
+            "field_mapping",
+            "must be an object or null",
+        )),
     }
     match obj.get("steps") {
-        Some(Value::Array(steps)) => check_steps(steps, "steps", &mut std::collections::HashSet::new(), &mut errors),
+        Some(Value::Array(steps)) => check_steps(
+            steps,
+            "steps",
+            &mut std::collections::HashSet::new(),
+            &mut errors,
+        ),
         _ => errors.push(FieldError::new("steps", "must be an array of steps")),
     }
     if errors.is_empty() {
@@ -98,18 +121,30 @@ fn check_response(response: Option<&Value>, errors: &mut Vec<FieldError>) {
     let Some(r) = response else { return };
     let Some(r) = r.as_object() else {
         if !r.is_null() {
-            errors.push(FieldError::new("response", "must be an object with status, content_type and body, or null"));
+            errors.push(FieldError::new(
+                "response",
+                "must be an object with status, content_type and body, or null",
+            ));
         }
         return;
     };
     match r.get("status") {
         None => {}
         Some(Value::Number(n)) if n.as_u64().is_some_and(|s| (100..=599).contains(&s)) => {}
-        Some(_) => errors.push(FieldError::new("response.status", "must be an HTTP status code from 100 to 599")),
+        Some(_) => errors.push(FieldError::new(
+            "response.status",
+            "must be an HTTP status code from 100 to 599",
+        )),
     }
     if let Some(ct) = r.get("content_type") {
-        if !ct.as_str().is_some_and(|s| !s.trim().is_empty() && !s.contains(['\r', '\n'])) {
-            errors.push(FieldError::new("response.content_type", "must be a media type such as application/json"));
+        if !ct
+            .as_str()
+            .is_some_and(|s| !s.trim().is_empty() && !s.contains(['\r', '\n']))
+        {
+            errors.push(FieldError::new(
+                "response.content_type",
+                "must be a media type such as application/json",
+            ));
         }
     }
 }
@@ -123,28 +158,45 @@ fn check_steps(
     for (i, step) in steps.iter().enumerate() {
         let here = format!("{path}[{i}]");
         let Some(obj) = step.as_object() else {
-            errors.push(FieldError::new(here, "a step must be an object with an id and a type"));
+            errors.push(FieldError::new(
+                here,
+                "a step must be an object with an id and a type",
+            ));
             continue;
         };
         match obj.get("id").and_then(Value::as_str) {
             Some(id) if valid_step_id(id) => {
                 if !seen.insert(id.to_owned()) {
-                    errors.push(FieldError::new(format!("{here}.id"), format!("step id `{id}` is used twice")));
+                    errors.push(FieldError::new(
+                        format!("{here}.id"),
+                        format!("step id `{id}` is used twice"),
+                    ));
                 }
             }
             Some(id) => errors.push(FieldError::new(
                 format!("{here}.id"),
-                format!("step id `{id}` must start with a letter and hold only letters, digits and _"),
+                format!(
+                    "step id `{id}` must start with a letter and hold only letters, digits and _"
+                ),
             )),
-            None => errors.push(FieldError::new(format!("{here}.id"), "every step needs an id")),
+            None => errors.push(FieldError::new(
+                format!("{here}.id"),
+                "every step needs an id",
+            )),
         }
         match obj.get("type").and_then(Value::as_str) {
             Some(t) if STEP_TYPES.contains(&t) => {}
             Some(t) => errors.push(FieldError::new(
                 format!("{here}.type"),
-                format!("unknown step type `{t}`; expected one of: {}", STEP_TYPES.join(", ")),
+                format!(
+                    "unknown step type `{t}`; expected one of: {}",
+                    STEP_TYPES.join(", ")
+                ),
             )),
-            None => errors.push(FieldError::new(format!("{here}.type"), "every step needs a type")),
+            None => errors.push(FieldError::new(
+                format!("{here}.type"),
+                "every step needs a type",
+            )),
         }
         nested_steps(obj, &here, seen, errors);
     }
@@ -182,8 +234,14 @@ pub fn valid_step_id(id: &str) -> bool {
 /// The document as the API shows it: the versioned part with the structure put back.
 pub fn merge(document: &Value, structure: Option<&Value>) -> Value {
     let mut out = Map::new();
-    out.insert("response".into(), document.get("response").cloned().unwrap_or(Value::Null));
-    out.insert("structure".into(), structure.cloned().unwrap_or(Value::Null));
+    out.insert(
+        "response".into(),
+        document.get("response").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "structure".into(),
+        structure.cloned().unwrap_or(Value::Null),
+    );
     if let Some(obj) = document.as_object() {
         for (k, v) in obj {
             if k != "response" {
@@ -202,7 +260,10 @@ mod tests {
     fn split_checks_shape() {
         let (doc, structure) = split(json!({"structure": {"a": 1}, "steps": []})).unwrap();
         assert_eq!(structure, Some(json!({"a": 1})));
-        assert_eq!(doc, json!({"steps": [], "response": null, "field_mapping": null}));
+        assert_eq!(
+            doc,
+            json!({"steps": [], "response": null, "field_mapping": null})
+        );
         let errors = split(json!({
             "response": {"status": 700},
             "steps": [{"id": "a", "type": "filter"}, {"id": "a", "type": "nope"}, {"type": "delay"},
@@ -212,14 +273,91 @@ mod tests {
         let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["response.status", "steps[1].id", "steps[1].type", "steps[2].id", "steps[3].branches[0].steps[0].id"]
+            [
+                "response.status",
+                "steps[1].id",
+                "steps[1].type",
+                "steps[2].id",
+                "steps[3].branches[0].steps[0].id"
+            ]
         );
         assert!(split(json!([])).is_err());
     }
 
     #[test]
     fn merge_puts_structure_second() {
-        let merged = merge(&json!({"response": null, "steps": []}), Some(&json!({"x": 1})));
-        assert_eq!(merged.to_string(), r#"{"response":null,"structure":{"x":1},"steps":[]}"#);
+        let merged = merge(
+            &json!({"response": null, "steps": []}),
+            Some(&json!({"x": 1})),
+        );
+        assert_eq!(
+            merged.to_string(),
+            r#"{"response":null,"structure":{"x":1},"steps":[]}"#
+        );
+    }
+}
+
+/// Compiles every template in the document (any string holding `{{` or `{%`,
+/// outside the structure) and reports those that don't compile, by path.
+pub fn check_templates(document: &Value, templates: &hookflow_expr::Templates) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(obj) = document.as_object() {
+        for (key, value) in obj {
+            if key != "structure" {
+                walk_templates(value, key.clone(), templates, &mut errors);
+            }
+        }
+    }
+    errors
+}
+
+fn walk_templates(
+    value: &Value,
+    path: String,
+    templates: &hookflow_expr::Templates,
+    errors: &mut Vec<FieldError>,
+) {
+    match value {
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            if let Err(e) = templates.compile(s) {
+                errors.push(FieldError::new(path, format!("template error: {e}")));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_templates(item, format!("{path}[{i}]"), templates, errors);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                walk_templates(v, format!("{path}.{k}"), templates, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn template_errors_name_their_place() {
+        let templates = hookflow_expr::Templates::new();
+        let doc = json!({
+            "response": {"body": "{{ event.id }}"},
+            "steps": [{"id": "a", "type": "http_request", "url": "https://x/{{ event.body.id "}],
+            "structure": {"ignored": "{{ broken"}
+        });
+        let errors = check_templates(&doc, &templates);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "steps[0].url");
+        assert!(
+            errors[0]
+                .message
+                .starts_with("template error: line 1, column"),
+            "{}",
+            errors[0].message
+        );
     }
 }

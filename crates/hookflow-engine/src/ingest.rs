@@ -27,7 +27,12 @@ impl IngestQueue {
     /// notified after every commit that queued work, so a local worker starts at once.
     pub fn start(store: Arc<dyn Store>, in_flight: usize, wake: Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(writer(store, rx, Arc::new(Semaphore::new(in_flight.max(1))), wake));
+        tokio::spawn(writer(
+            store,
+            rx,
+            Arc::new(Semaphore::new(in_flight.max(1))),
+            wake,
+        ));
         Self { tx }
     }
 
@@ -38,7 +43,9 @@ impl IngestQueue {
             .send((event, reply))
             .await
             .map_err(|_| StoreError::Unavailable("the ingest writer has stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Unavailable("the ingest writer has stopped".into()))?
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the ingest writer has stopped".into()))?
     }
 }
 
@@ -50,7 +57,9 @@ async fn writer(
 ) {
     while let Some(first) = rx.recv().await {
         // Wait for a free transaction slot first: while we wait, more requests gather.
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {

@@ -8,7 +8,9 @@
 //! Invariant: the engine never speaks SQL or HTTP; every durable change goes
 //! through [`Store`].
 
+pub mod context;
 pub mod document;
+pub mod executor;
 pub mod ingest;
 pub mod store;
 pub mod worker;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hookflow_core::{
-    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, TokenId,
-    WorkspaceId,
+    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState,
+    Timestamp, TokenId, WorkspaceId,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -116,6 +116,7 @@ pub const VERSIONS_KEPT: i64 = 20;
 pub struct IngestTarget {
     pub connector_id: ConnectorId,
     pub workspace_id: WorkspaceId,
+    pub event_source: EventSource,
     pub enabled: bool,
     pub version: i64,
     pub document: Value,
@@ -218,6 +219,9 @@ pub struct JobRow {
 /// a row of another workspace is answered exactly as a missing one.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// True when the database answers.
+    async fn ping(&self) -> bool;
+
     // Workspaces and tokens.
     async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace>;
     /// The workspace whose API token hashes to `token_hash`.
@@ -225,8 +229,16 @@ pub trait Store: Send + Sync + 'static {
 
     // Connectors.
     async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector>;
-    async fn list_connectors(&self, ws: &WorkspaceId, page: &PageRequest) -> StoreResult<Page<Connector>>;
-    async fn get_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Option<Connector>>;
+    async fn list_connectors(
+        &self,
+        ws: &WorkspaceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Connector>>;
+    async fn get_connector(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+    ) -> StoreResult<Option<Connector>>;
     async fn update_connector(
         &self,
         ws: &WorkspaceId,
@@ -261,7 +273,12 @@ pub trait Store: Send + Sync + 'static {
         custom_variables: &Value,
     ) -> StoreResult<bool>;
     async fn list_versions(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Vec<Version>>;
-    async fn get_version(&self, ws: &WorkspaceId, id: &ConnectorId, version: i64) -> StoreResult<Option<Version>>;
+    async fn get_version(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        version: i64,
+    ) -> StoreResult<Option<Version>>;
 
     // Ingest.
     async fn ingest_target(&self, token: &str) -> StoreResult<Option<IngestTarget>>;
@@ -279,7 +296,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Event>>;
     async fn get_event(&self, ws: &WorkspaceId, id: &EventId) -> StoreResult<Option<Event>>;
     async fn stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>>;
-    async fn reset_stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>>;
+    async fn reset_stats(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+    ) -> StoreResult<Option<Stats>>;
 
     // The job queue.
     /// Adds a job due at `run_at`.
@@ -291,13 +312,30 @@ pub trait Store: Send + Sync + 'static {
         run_at: Timestamp,
     ) -> StoreResult<JobId>;
     /// Leases up to `limit` due jobs of the given kinds to `worker` for `lease`.
-    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>>;
+    async fn claim_jobs(
+        &self,
+        kinds: &[JobKind],
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<Job>>;
     /// Extends the leases `worker` still holds; answers the ids it no longer holds.
-    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>>;
+    async fn heartbeat(
+        &self,
+        jobs: &[JobId],
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<Vec<JobId>>;
     /// Marks a job done; false when `worker` no longer held its lease.
     async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool>;
     /// Puts a job back in the queue, due at `run_at`, with the error that made it fail.
-    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool>;
+    async fn retry_job(
+        &self,
+        job: &JobId,
+        worker: &str,
+        run_at: Timestamp,
+        error: &str,
+    ) -> StoreResult<bool>;
     /// Gives a job up for good.
     async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool>;
     /// Hands a job back, due now, without counting the attempt (graceful shutdown).
@@ -310,5 +348,10 @@ pub trait Store: Send + Sync + 'static {
 
     // Executions (the step engine fills these in).
     /// Records the outcome of an execution on it, its event and the stats.
-    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()>;
+    async fn finish_execution(
+        &self,
+        id: &ExecutionId,
+        status: EventStatus,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
 }

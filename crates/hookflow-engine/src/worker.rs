@@ -17,9 +17,14 @@ use crate::store::{Job, Store};
 pub enum JobOutcome {
     Done,
     /// Try again at the given time; the reason is stored on the job.
-    Retry { at: Timestamp, reason: String },
+    Retry {
+        at: Timestamp,
+        reason: String,
+    },
     /// Give up; the reason is stored on the job.
-    GiveUp { reason: String },
+    GiveUp {
+        reason: String,
+    },
 }
 
 /// Runs jobs of some kinds.
@@ -83,7 +88,15 @@ pub async fn run(
         let claimed = if free == 0 {
             Vec::new()
         } else {
-            match store.claim_jobs(handler.kinds(), &config.worker_id, free as u32, config.lease).await {
+            match store
+                .claim_jobs(
+                    handler.kinds(),
+                    &config.worker_id,
+                    free as u32,
+                    config.lease,
+                )
+                .await
+            {
                 Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::warn!(%error, "Claiming jobs failed.");
@@ -93,10 +106,16 @@ pub async fn run(
         };
         let idle = claimed.is_empty();
         for job in claimed {
-            let Ok(permit) = slots.clone().acquire_owned().await else { break };
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
             held.lock().expect("lock poisoned").insert(job.id.clone());
-            let (store, handler, held, worker) =
-                (store.clone(), handler.clone(), held.clone(), config.worker_id.clone());
+            let (store, handler, held, worker) = (
+                store.clone(),
+                handler.clone(),
+                held.clone(),
+                config.worker_id.clone(),
+            );
             tasks.spawn(async move {
                 run_one(&*store, &*handler, &job, &worker).await;
                 held.lock().expect("lock poisoned").remove(&job.id);
@@ -116,7 +135,10 @@ pub async fn run(
     }
 
     // Shutdown: let running jobs finish within the grace period, then release the rest.
-    let drained = tokio::time::timeout(config.grace, async { while tasks.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(config.grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
         tasks.abort_all();
         let leftover: Vec<JobId> = held.lock().expect("lock poisoned").drain().collect();
@@ -139,7 +161,9 @@ async fn run_one(store: &dyn Store, handler: &dyn JobHandler, job: &Job, worker:
     match result {
         Ok(true) => {}
         Ok(false) => tracing::warn!(job_id = %job.id, "Job finished after its lease was lost."),
-        Err(error) => tracing::warn!(job_id = %job.id, %error, "Recording a job's outcome failed; it will run again."),
+        Err(error) => {
+            tracing::warn!(job_id = %job.id, %error, "Recording a job's outcome failed; it will run again.")
+        }
     }
 }
 
@@ -147,12 +171,22 @@ async fn heartbeat(store: Arc<dyn Store>, held: Arc<Mutex<HashSet<JobId>>>, conf
     let every = config.lease / 3;
     loop {
         tokio::time::sleep(every).await;
-        let jobs: Vec<JobId> = held.lock().expect("lock poisoned").iter().cloned().collect();
+        let jobs: Vec<JobId> = held
+            .lock()
+            .expect("lock poisoned")
+            .iter()
+            .cloned()
+            .collect();
         if jobs.is_empty() {
             continue;
         }
-        match store.heartbeat(&jobs, &config.worker_id, config.lease).await {
-            Ok(lost) if !lost.is_empty() => tracing::warn!(jobs = lost.len(), "Lost the lease of running jobs."),
+        match store
+            .heartbeat(&jobs, &config.worker_id, config.lease)
+            .await
+        {
+            Ok(lost) if !lost.is_empty() => {
+                tracing::warn!(jobs = lost.len(), "Lost the lease of running jobs.")
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "Extending leases failed."),
         }

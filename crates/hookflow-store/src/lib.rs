@@ -46,10 +46,15 @@ impl FromStr for Backend {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_owned()));
         }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() {
-            return Err(format!("`{url}` names no database: use sqlite:PATH or postgres://USER@HOST/DB"));
+            return Err(format!(
+                "`{url}` names no database: use sqlite:PATH or postgres://USER@HOST/DB"
+            ));
         }
         if path.contains("://") {
             return Err(format!("`{url}` is not a supported database URL: use sqlite:PATH or postgres://USER@HOST/DB"));
@@ -70,7 +75,11 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     pub fn new(backend: Backend) -> Self {
-        Self { backend, max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            backend,
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -80,7 +89,9 @@ fn install_drivers() {
 }
 
 /// Runs the migrations with the native driver, then opens the `Any` pools.
-pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Dialect), sqlx::Error> {
+pub(crate) async fn open(
+    options: &StoreOptions,
+) -> Result<(AnyPool, AnyPool, Dialect), sqlx::Error> {
     install_drivers();
     match &options.backend {
         Backend::Sqlite(path) => {
@@ -88,7 +99,10 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Di
                 .filename(path)
                 .create_if_missing(true)
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(native).await?;
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(native)
+                .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             pool.close().await;
             let url = format!("sqlite://{path}");
@@ -99,7 +113,10 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Di
             Ok((write, read, Dialect::Sqlite))
         }
         Backend::Postgres(url) => {
-            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             pool.close().await;
             let any = AnyPoolOptions::new()
@@ -112,7 +129,11 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Di
     }
 }
 
-async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> Result<AnyPool, sqlx::Error> {
+async fn sqlite_pool(
+    url: &str,
+    max: u32,
+    acquire_timeout: Duration,
+) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
@@ -134,7 +155,8 @@ where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     use sqlx::Row;
-    row.try_get(name).map_err(|e| hookflow_engine::StoreError::Internal(format!("column {name}: {e}")))
+    row.try_get(name)
+        .map_err(|e| hookflow_engine::StoreError::Internal(format!("column {name}: {e}")))
 }
 
 #[cfg(test)]
@@ -143,10 +165,19 @@ mod tests {
 
     #[test]
     fn backend_urls() {
-        assert_eq!("sqlite:hookflow.db".parse(), Ok(Backend::Sqlite("hookflow.db".into())));
-        assert_eq!("sqlite:///tmp/x.db".parse(), Ok(Backend::Sqlite("/tmp/x.db".into())));
+        assert_eq!(
+            "sqlite:hookflow.db".parse(),
+            Ok(Backend::Sqlite("hookflow.db".into()))
+        );
+        assert_eq!(
+            "sqlite:///tmp/x.db".parse(),
+            Ok(Backend::Sqlite("/tmp/x.db".into()))
+        );
         assert_eq!("data/x.db".parse(), Ok(Backend::Sqlite("data/x.db".into())));
-        assert_eq!("postgres://u@h/db".parse(), Ok(Backend::Postgres("postgres://u@h/db".into())));
+        assert_eq!(
+            "postgres://u@h/db".parse(),
+            Ok(Backend::Postgres("postgres://u@h/db".into()))
+        );
         assert!("mysql://h/db".parse::<Backend>().is_err());
         assert!("sqlite:".parse::<Backend>().is_err());
     }

@@ -19,7 +19,10 @@ use crate::{col, Dialect};
 
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.
 fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) async fn insert_job(
@@ -78,12 +81,20 @@ impl SqlStore {
             query = query.bind(kind.as_str());
         }
         let claimed = query.fetch_all(&self.write).await.map_err(db_error)?;
-        let mut jobs = claimed.iter().map(rows::job).collect::<StoreResult<Vec<_>>>()?;
+        let mut jobs = claimed
+            .iter()
+            .map(rows::job)
+            .collect::<StoreResult<Vec<_>>>()?;
         jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(jobs)
     }
 
-    pub(crate) async fn extend_leases(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
+    pub(crate) async fn extend_leases(
+        &self,
+        jobs: &[JobId],
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<Vec<JobId>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -97,8 +108,15 @@ impl SqlStore {
             query = query.bind(job.as_str());
         }
         let kept = query.fetch_all(&self.write).await.map_err(db_error)?;
-        let kept: HashSet<String> = kept.iter().map(|r| col::<String>(r, "id")).collect::<StoreResult<_>>()?;
-        Ok(jobs.iter().filter(|j| !kept.contains(j.as_str())).cloned().collect())
+        let kept: HashSet<String> = kept
+            .iter()
+            .map(|r| col::<String>(r, "id"))
+            .collect::<StoreResult<_>>()?;
+        Ok(jobs
+            .iter()
+            .filter(|j| !kept.contains(j.as_str()))
+            .cloned()
+            .collect())
     }
 
     /// Moves a running job that `worker` holds to `state`.
@@ -121,7 +139,9 @@ impl SqlStore {
         let current_run_at = match run_at {
             Some(at) => at.as_millis(),
             None => {
-                let Some(row) = self.job_where("id", job.as_str()).await? else { return Ok(false) };
+                let Some(row) = self.job_where("id", job.as_str()).await? else {
+                    return Ok(false);
+                };
                 row.run_at.as_millis()
             }
         };
@@ -153,8 +173,13 @@ impl SqlStore {
     }
 
     pub(crate) async fn job_where(&self, column: &str, value: &str) -> StoreResult<Option<JobRow>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
-        let row = sqlx::query(&sql).bind(value).fetch_optional(&self.read).await.map_err(db_error)?;
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
         row.as_ref().map(rows::job_row).transpose()
     }
 }

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hookflow_core::{
-    ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, WorkspaceId,
+    ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp,
+    WorkspaceId,
 };
 use hookflow_engine::store::{
-    Connector, ConnectorPatch, Event, IngestTarget, Job, JobRow, NewConnector, NewEvent, NewWorkspace, Page,
-    PageRequest, Stats, StoreResult, Version, Workspace, VERSIONS_KEPT,
+    Connector, ConnectorPatch, Event, IngestTarget, Job, JobRow, NewConnector, NewEvent,
+    NewWorkspace, Page, PageRequest, Stats, StoreResult, Version, Workspace, VERSIONS_KEPT,
 };
 use hookflow_engine::{Store, StoreError};
 use serde_json::Value;
@@ -29,21 +30,27 @@ pub struct SqlStore {
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_owned())
+        }
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Internal(e.to_string()),
     }
 }
 
 /// SQLite busy/locked, PostgreSQL serialization failure, deadlock, shutdown and connection classes.
 fn is_transient(code: Option<&str>) -> bool {
-    matches!(code, Some("5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"))
-        || code.is_some_and(|c| c.starts_with("08"))
+    matches!(
+        code,
+        Some("5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+    ) || code.is_some_and(|c| c.starts_with("08"))
 }
 
 fn to_json(v: &Value) -> String {
@@ -57,7 +64,11 @@ impl SqlStore {
             sqlx::Error::Migrate(m) => StoreError::Internal(format!("migration failed: {m}")),
             other => db_error(other),
         })?;
-        Ok(Self { write, read, dialect })
+        Ok(Self {
+            write,
+            read,
+            dialect,
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -70,11 +81,6 @@ impl SqlStore {
             Dialect::Sqlite => 1,
             Dialect::Postgres => 4,
         }
-    }
-
-    /// True when the database answers a trivial query.
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
     pub async fn close(&self) {
@@ -91,7 +97,9 @@ impl SqlStore {
         ws: &WorkspaceId,
         id: &ConnectorId,
     ) -> StoreResult<Option<Connector>> {
-        let sql = format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2");
+        let sql = format!(
+            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2"
+        );
         let row = sqlx::query(&sql)
             .bind(ws.as_str())
             .bind(id.as_str())
@@ -143,6 +151,10 @@ fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> P
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
     async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace> {
         let now = Timestamp::now();
         let mut tx = self.begin().await?;
@@ -162,7 +174,11 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
-        Ok(Workspace { id: new.id, name: new.name, created_at: now })
+        Ok(Workspace {
+            id: new.id,
+            name: new.name,
+            created_at: now,
+        })
     }
 
     async fn workspace_by_token(&self, token_hash: &str) -> StoreResult<Option<WorkspaceId>> {
@@ -171,7 +187,8 @@ impl Store for SqlStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db_error)?;
-        row.map(|r| col::<String>(&r, "workspace_id").map(WorkspaceId::from_trusted)).transpose()
+        row.map(|r| col::<String>(&r, "workspace_id").map(WorkspaceId::from_trusted))
+            .transpose()
     }
 
     async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector> {
@@ -207,7 +224,11 @@ impl Store for SqlStore {
         Ok(connector)
     }
 
-    async fn list_connectors(&self, ws: &WorkspaceId, req: &PageRequest) -> StoreResult<Page<Connector>> {
+    async fn list_connectors(
+        &self,
+        ws: &WorkspaceId,
+        req: &PageRequest,
+    ) -> StoreResult<Page<Connector>> {
         let sql = format!(
             "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND ($2 = '' OR id < $2) \
              ORDER BY id DESC LIMIT $3"
@@ -219,14 +240,27 @@ impl Store for SqlStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_error)?;
-        let items = found.iter().map(rows::connector).collect::<StoreResult<Vec<_>>>()?;
+        let items = found
+            .iter()
+            .map(rows::connector)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, req.limit, |c| c.id.to_string()))
     }
 
-    async fn get_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Option<Connector>> {
-        let sql = format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2");
-        let row =
-            sqlx::query(&sql).bind(ws.as_str()).bind(id.as_str()).fetch_optional(&self.read).await.map_err(db_error)?;
+    async fn get_connector(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+    ) -> StoreResult<Option<Connector>> {
+        let sql = format!(
+            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
         row.as_ref().map(rows::connector).transpose()
     }
 
@@ -237,7 +271,9 @@ impl Store for SqlStore {
         patch: &ConnectorPatch,
     ) -> StoreResult<Option<Connector>> {
         let mut tx = self.begin().await?;
-        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else { return Ok(None) };
+        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else {
+            return Ok(None);
+        };
         sqlx::query(
             "UPDATE connectors SET name = $1, description = $2, enabled = $3, updated_at = $4 \
              WHERE workspace_id = $5 AND id = $6",
@@ -288,16 +324,22 @@ impl Store for SqlStore {
         token: &str,
     ) -> StoreResult<Option<Connector>> {
         let mut tx = self.begin().await?;
-        let changed = sqlx::query("UPDATE connectors SET token = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
-            .bind(token)
-            .bind(Timestamp::now().as_millis())
-            .bind(ws.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        let connector = if changed == 0 { None } else { Self::connector_in(&mut tx, ws, id).await? };
+        let changed = sqlx::query(
+            "UPDATE connectors SET token = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(token)
+        .bind(Timestamp::now().as_millis())
+        .bind(ws.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        let connector = if changed == 0 {
+            None
+        } else {
+            Self::connector_in(&mut tx, ws, id).await?
+        };
         tx.commit().await.map_err(db_error)?;
         Ok(connector)
     }
@@ -313,7 +355,9 @@ impl Store for SqlStore {
         let now = Timestamp::now();
         let text = to_json(document);
         let mut tx = self.begin().await?;
-        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else { return Ok(None) };
+        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else {
+            return Ok(None);
+        };
         let version = current.version + 1;
         let structure = match structure {
             Some(s) => Some(to_json(s)),
@@ -374,7 +418,12 @@ impl Store for SqlStore {
         found.iter().map(rows::version).collect()
     }
 
-    async fn get_version(&self, ws: &WorkspaceId, id: &ConnectorId, version: i64) -> StoreResult<Option<Version>> {
+    async fn get_version(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+        version: i64,
+    ) -> StoreResult<Option<Version>> {
         let row = sqlx::query(
             "SELECT v.version, v.document, v.note, v.created_at FROM connector_versions v \
              JOIN connectors c ON c.id = v.connector_id \
@@ -391,7 +440,7 @@ impl Store for SqlStore {
 
     async fn ingest_target(&self, token: &str) -> StoreResult<Option<IngestTarget>> {
         let row = sqlx::query(
-            "SELECT id, workspace_id, enabled, version, document, \
+            "SELECT id, workspace_id, event_source, enabled, version, document, \
              CASE WHEN structure IS NULL THEN 0 ELSE 1 END AS has_structure FROM connectors WHERE token = $1",
         )
         .bind(token)
@@ -402,6 +451,9 @@ impl Store for SqlStore {
         Ok(Some(IngestTarget {
             connector_id: ConnectorId::from_trusted(col(&row, "id")?),
             workspace_id: WorkspaceId::from_trusted(col(&row, "workspace_id")?),
+            event_source: col::<String>(&row, "event_source")?
+                .parse()
+                .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
             enabled: col::<i64>(&row, "enabled")? != 0,
             version: col(&row, "version")?,
             document: serde_json::from_str(&col::<String>(&row, "document")?)
@@ -418,7 +470,8 @@ impl Store for SqlStore {
         // (received, rejected) per connector, applied once per batch.
         let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         for e in events {
-            let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let headers = serde_json::to_string(&e.headers)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO events (id, workspace_id, connector_id, received_at, status, config_version, method, \
                  path, query, headers, content_type, body, parsed, error, execution_id) \
@@ -456,8 +509,14 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                crate::queue::insert_job(&mut tx, JobKind::Execution, &e.workspace_id, execution.as_str(), e.received_at)
-                    .await?;
+                crate::queue::insert_job(
+                    &mut tx,
+                    JobKind::Execution,
+                    &e.workspace_id,
+                    execution.as_str(),
+                    e.received_at,
+                )
+                .await?;
             }
             if e.capture_structure {
                 sqlx::query(
@@ -465,7 +524,9 @@ impl Store for SqlStore {
                      WHERE id = $3 AND structure IS NULL",
                 )
                 .bind(to_json(e.parsed.get("body").unwrap_or(&Value::Null)))
-                .bind(to_json(e.parsed.get("custom_variables").unwrap_or(&Value::Null)))
+                .bind(to_json(
+                    e.parsed.get("custom_variables").unwrap_or(&Value::Null),
+                ))
                 .bind(e.connector_id.as_str())
                 .execute(&mut *tx)
                 .await
@@ -510,14 +571,21 @@ impl Store for SqlStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_error)?;
-        let items = found.iter().map(rows::event).collect::<StoreResult<Vec<_>>>()?;
+        let items = found
+            .iter()
+            .map(rows::event)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, req.limit, |e| e.id.to_string()))
     }
 
     async fn get_event(&self, ws: &WorkspaceId, id: &EventId) -> StoreResult<Option<Event>> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND id = $2");
-        let row =
-            sqlx::query(&sql).bind(ws.as_str()).bind(id.as_str()).fetch_optional(&self.read).await.map_err(db_error)?;
+        let row = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
         row.as_ref().map(rows::event).transpose()
     }
 
@@ -535,7 +603,11 @@ impl Store for SqlStore {
         row.as_ref().map(rows::stats).transpose()
     }
 
-    async fn reset_stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>> {
+    async fn reset_stats(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+    ) -> StoreResult<Option<Stats>> {
         let changed = sqlx::query(
             "UPDATE connector_stats SET r_received = 0, r_succeeded = 0, r_failed = 0, r_filtered = 0, \
              r_rejected = 0, reset_at = $1 \
@@ -553,35 +625,76 @@ impl Store for SqlStore {
         self.stats(ws, connector).await
     }
 
-    async fn enqueue_job(&self, kind: JobKind, ws: &WorkspaceId, target: &str, run_at: Timestamp) -> StoreResult<JobId> {
+    async fn enqueue_job(
+        &self,
+        kind: JobKind,
+        ws: &WorkspaceId,
+        target: &str,
+        run_at: Timestamp,
+    ) -> StoreResult<JobId> {
         let mut tx = self.begin().await?;
         let id = crate::queue::insert_job(&mut tx, kind, ws, target, run_at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(id)
     }
 
-    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>> {
+    async fn claim_jobs(
+        &self,
+        kinds: &[JobKind],
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<Job>> {
         self.claim(kinds, worker, limit, lease).await
     }
 
-    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
+    async fn heartbeat(
+        &self,
+        jobs: &[JobId],
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<Vec<JobId>> {
         self.extend_leases(jobs, worker, lease).await
     }
 
     async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Done, None, None, false).await
+        self.settle(job, worker, JobState::Done, None, None, false)
+            .await
     }
 
-    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Queued, Some(run_at), Some(error), false).await
+    async fn retry_job(
+        &self,
+        job: &JobId,
+        worker: &str,
+        run_at: Timestamp,
+        error: &str,
+    ) -> StoreResult<bool> {
+        self.settle(
+            job,
+            worker,
+            JobState::Queued,
+            Some(run_at),
+            Some(error),
+            false,
+        )
+        .await
     }
 
     async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Dead, None, Some(error), false).await
+        self.settle(job, worker, JobState::Dead, None, Some(error), false)
+            .await
     }
 
     async fn release_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Queued, Some(Timestamp::now()), None, true).await
+        self.settle(
+            job,
+            worker,
+            JobState::Queued,
+            Some(Timestamp::now()),
+            None,
+            true,
+        )
+        .await
     }
 
     async fn reclaim_expired(&self) -> StoreResult<u64> {
@@ -596,12 +709,21 @@ impl Store for SqlStore {
         self.job_where("target_id", target).await
     }
 
-    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()> {
+    async fn finish_execution(
+        &self,
+        id: &ExecutionId,
+        status: EventStatus,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
         let column = match status {
             EventStatus::Succeeded => "succeeded",
             EventStatus::Failed => "failed",
             EventStatus::Filtered => "filtered",
-            other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
+            other => {
+                return Err(StoreError::Internal(format!(
+                    "`{other}` does not finish an execution"
+                )))
+            }
         };
         let mut tx = self.begin().await?;
         let row = sqlx::query(
@@ -623,7 +745,11 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         let sql = format!("UPDATE connector_stats SET {column} = {column} + 1, r_{column} = r_{column} + 1 WHERE connector_id = $1");
-        sqlx::query(&sql).bind(&connector).execute(&mut *tx).await.map_err(db_error)?;
+        sqlx::query(&sql)
+            .bind(&connector)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 }

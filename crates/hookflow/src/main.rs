@@ -1,1 +1,153 @@
-fn main() {}
+//! `hookflow`: the command line.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hookflow::Config;
+use hookflow_store::Backend;
+
+#[derive(Parser)]
+#[command(
+    name = "hookflow",
+    version,
+    about = "A self-hosted webhook connector engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: ingest, management API and workers.
+    Serve(ServeArgs),
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace and print its id and first API token as JSON (the token is shown once).
+    Create {
+        /// The workspace's name.
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[derive(clap::Args)]
+struct DatabaseArg {
+    /// `sqlite:PATH` or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "HOOKFLOW_DATABASE_URL",
+        default_value = "sqlite:hookflow.db"
+    )]
+    database: String,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOOKFLOW_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    db: DatabaseArg,
+    /// Base of the connector URLs handed out; `http://{listen}` when unset.
+    #[arg(long, env = "HOOKFLOW_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Largest accepted request body, e.g. `10MiB`.
+    #[arg(long, env = "HOOKFLOW_MAX_BODY", default_value = "10MiB")]
+    max_body: String,
+    /// Concurrent executions on this node.
+    #[arg(long, env = "HOOKFLOW_WORKERS", default_value_t = 16)]
+    workers: usize,
+    /// How long shutdown waits for running executions before handing them back, e.g. `10s`.
+    #[arg(long, env = "HOOKFLOW_SHUTDOWN_GRACE", default_value = "10s")]
+    shutdown_grace: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "HOOKFLOW_LOG_JSON")]
+    log_json: bool,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let backend: Backend = self
+            .db
+            .database
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("bad --database")?;
+        let max_body = hookflow_core::retry::parse_size(&self.max_body)
+            .map_err(anyhow::Error::msg)
+            .context("bad --max-body")?;
+        anyhow::ensure!(max_body > 0, "bad --max-body: it must be above zero");
+        anyhow::ensure!(
+            self.workers > 0,
+            "bad --workers: at least one worker is needed"
+        );
+        let grace: Duration = hookflow_core::retry::parse_duration(&self.shutdown_grace)
+            .map_err(anyhow::Error::msg)
+            .context("bad --shutdown-grace")?;
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "bad --public-url: `{url}` must start with http:// or https://"
+            );
+        }
+        Ok(Config {
+            backend,
+            public_url: self.public_url.clone(),
+            max_body,
+            workers: self.workers,
+            grace,
+        })
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    hookflow::setup_tracing(args.log_json, false);
+    let config = args.config()?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    hookflow::run(config, listener, hookflow::shutdown_signal()).await
+}
+
+async fn workspace_create(name: &str, db: &DatabaseArg) -> anyhow::Result<()> {
+    hookflow::setup_tracing(false, false);
+    let backend: Backend = db
+        .database
+        .parse()
+        .map_err(anyhow::Error::msg)
+        .context("bad --database")?;
+    let store = hookflow::open_store(&backend).await?;
+    let created = hookflow::create_workspace(&*store, name).await?;
+    println!("{}", serde_json::to_string(&created)?);
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Workspace {
+            command: WorkspaceCommand::Create { name, db },
+        } => workspace_create(&name, &db).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookflow: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

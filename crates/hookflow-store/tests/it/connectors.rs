@@ -7,9 +7,16 @@ use crate::utils::{connector, on_every_database, workspace};
 async fn tokens_find_their_workspace() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "acme").await;
-        let found = store.workspace_by_token(&format!("hash-of-{ws}")).await.unwrap();
+        let found = store
+            .workspace_by_token(&format!("hash-of-{ws}"))
+            .await
+            .unwrap();
         assert_eq!(found, Some(ws), "{db}");
-        assert_eq!(store.workspace_by_token("hash-of-nobody").await.unwrap(), None, "{db}");
+        assert_eq!(
+            store.workspace_by_token("hash-of-nobody").await.unwrap(),
+            None,
+            "{db}"
+        );
     })
     .await;
 }
@@ -21,19 +28,68 @@ async fn connectors_stay_in_their_workspace() {
         let b = workspace(&*store, "b").await;
         let c = connector(&*store, &a, "orders").await;
         assert_eq!(c.version, 1, "{db}");
-        assert!(store.get_connector(&a, &c.id).await.unwrap().is_some(), "{db}");
-        assert!(store.get_connector(&b, &c.id).await.unwrap().is_none(), "{db}: b sees a's connector");
-        let patch = ConnectorPatch { name: Some("stolen".into()), ..Default::default() };
-        assert!(store.update_connector(&b, &c.id, &patch).await.unwrap().is_none(), "{db}");
-        assert!(store.rotate_connector_token(&b, &c.id, "x").await.unwrap().is_none(), "{db}");
-        assert!(store.save_document(&b, &c.id, &json!({}), None, "saved").await.unwrap().is_none(), "{db}");
+        assert!(
+            store.get_connector(&a, &c.id).await.unwrap().is_some(),
+            "{db}"
+        );
+        assert!(
+            store.get_connector(&b, &c.id).await.unwrap().is_none(),
+            "{db}: b sees a's connector"
+        );
+        let patch = ConnectorPatch {
+            name: Some("stolen".into()),
+            ..Default::default()
+        };
+        assert!(
+            store
+                .update_connector(&b, &c.id, &patch)
+                .await
+                .unwrap()
+                .is_none(),
+            "{db}"
+        );
+        assert!(
+            store
+                .rotate_connector_token(&b, &c.id, "x")
+                .await
+                .unwrap()
+                .is_none(),
+            "{db}"
+        );
+        assert!(
+            store
+                .save_document(&b, &c.id, &json!({}), None, "saved")
+                .await
+                .unwrap()
+                .is_none(),
+            "{db}"
+        );
         assert!(store.stats(&b, &c.id).await.unwrap().is_none(), "{db}");
-        assert!(store.reset_stats(&b, &c.id).await.unwrap().is_none(), "{db}");
-        assert!(store.list_versions(&b, &c.id).await.unwrap().is_empty(), "{db}");
+        assert!(
+            store.reset_stats(&b, &c.id).await.unwrap().is_none(),
+            "{db}"
+        );
+        assert!(
+            store.list_versions(&b, &c.id).await.unwrap().is_empty(),
+            "{db}"
+        );
         assert!(!store.delete_connector(&b, &c.id).await.unwrap(), "{db}");
-        let page = store.list_connectors(&b, &PageRequest { limit: 50, cursor: None }).await.unwrap();
+        let page = store
+            .list_connectors(
+                &b,
+                &PageRequest {
+                    limit: 50,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
         assert!(page.items.is_empty(), "{db}");
-        assert_eq!(store.get_connector(&a, &c.id).await.unwrap().unwrap().name, "orders", "{db}");
+        assert_eq!(
+            store.get_connector(&a, &c.id).await.unwrap().unwrap().name,
+            "orders",
+            "{db}"
+        );
     })
     .await;
 }
@@ -43,12 +99,33 @@ async fn update_and_delete() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
         let c = connector(&*store, &ws, "orders").await;
-        let patch = ConnectorPatch { name: Some("paid orders".into()), enabled: Some(false), ..Default::default() };
-        let updated = store.update_connector(&ws, &c.id, &patch).await.unwrap().unwrap();
-        assert_eq!((updated.name.as_str(), updated.enabled, updated.description.as_str()), ("paid orders", false, ""));
+        let patch = ConnectorPatch {
+            name: Some("paid orders".into()),
+            enabled: Some(false),
+            ..Default::default()
+        };
+        let updated = store
+            .update_connector(&ws, &c.id, &patch)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                updated.name.as_str(),
+                updated.enabled,
+                updated.description.as_str()
+            ),
+            ("paid orders", false, "")
+        );
         assert!(store.delete_connector(&ws, &c.id).await.unwrap(), "{db}");
-        assert!(store.get_connector(&ws, &c.id).await.unwrap().is_none(), "{db}");
-        assert!(store.ingest_target(&c.token).await.unwrap().is_none(), "{db}");
+        assert!(
+            store.get_connector(&ws, &c.id).await.unwrap().is_none(),
+            "{db}"
+        );
+        assert!(
+            store.ingest_target(&c.token).await.unwrap().is_none(),
+            "{db}"
+        );
     })
     .await;
 }
@@ -63,10 +140,40 @@ async fn list_pages_newest_first() {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         made.reverse();
-        let first = store.list_connectors(&ws, &PageRequest { limit: 2, cursor: None }).await.unwrap();
-        let second = store.list_connectors(&ws, &PageRequest { limit: 2, cursor: first.next_cursor.clone() }).await.unwrap();
-        let third = store.list_connectors(&ws, &PageRequest { limit: 2, cursor: second.next_cursor.clone() }).await.unwrap();
-        let seen: Vec<_> = [&first, &second, &third].iter().flat_map(|p| p.items.iter().map(|c| c.id.clone())).collect();
+        let first = store
+            .list_connectors(
+                &ws,
+                &PageRequest {
+                    limit: 2,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
+        let second = store
+            .list_connectors(
+                &ws,
+                &PageRequest {
+                    limit: 2,
+                    cursor: first.next_cursor.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let third = store
+            .list_connectors(
+                &ws,
+                &PageRequest {
+                    limit: 2,
+                    cursor: second.next_cursor.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let seen: Vec<_> = [&first, &second, &third]
+            .iter()
+            .flat_map(|p| p.items.iter().map(|c| c.id.clone()))
+            .collect();
         assert_eq!(seen, made, "{db}");
         assert!(third.next_cursor.is_none(), "{db}");
     })
@@ -80,15 +187,40 @@ async fn versions_keep_the_newest_twenty() {
         let c = connector(&*store, &ws, "orders").await;
         for i in 0..25 {
             let doc = json!({"response": null, "steps": [], "n": i});
-            store.save_document(&ws, &c.id, &doc, None, "saved").await.unwrap().unwrap();
+            store
+                .save_document(&ws, &c.id, &doc, None, "saved")
+                .await
+                .unwrap()
+                .unwrap();
         }
         let versions = store.list_versions(&ws, &c.id).await.unwrap();
         let numbers: Vec<i64> = versions.iter().map(|v| v.version).collect();
         assert_eq!(numbers, (7..=26).rev().collect::<Vec<_>>(), "{db}");
         assert_eq!(versions[0].document["n"], 24, "{db}");
-        assert!(store.get_version(&ws, &c.id, 6).await.unwrap().is_none(), "{db}");
-        assert_eq!(store.get_version(&ws, &c.id, 7).await.unwrap().unwrap().document["n"], 5, "{db}");
-        assert_eq!(store.get_connector(&ws, &c.id).await.unwrap().unwrap().version, 26, "{db}");
+        assert!(
+            store.get_version(&ws, &c.id, 6).await.unwrap().is_none(),
+            "{db}"
+        );
+        assert_eq!(
+            store
+                .get_version(&ws, &c.id, 7)
+                .await
+                .unwrap()
+                .unwrap()
+                .document["n"],
+            5,
+            "{db}"
+        );
+        assert_eq!(
+            store
+                .get_connector(&ws, &c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            26,
+            "{db}"
+        );
     })
     .await;
 }
@@ -99,14 +231,28 @@ async fn structure_is_kept_apart_from_versions() {
         let ws = workspace(&*store, "a").await;
         let c = connector(&*store, &ws, "orders").await;
         let s = json!({"order": {"id": 1}});
-        let saved = store.save_document(&ws, &c.id, &json!({"steps": []}), Some(&s), "saved").await.unwrap().unwrap();
+        let saved = store
+            .save_document(&ws, &c.id, &json!({"steps": []}), Some(&s), "saved")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(saved.structure, Some(s.clone()), "{db}");
         // A save without a structure keeps the current one.
-        let saved = store.save_document(&ws, &c.id, &json!({"steps": []}), None, "saved").await.unwrap().unwrap();
+        let saved = store
+            .save_document(&ws, &c.id, &json!({"steps": []}), None, "saved")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(saved.structure, Some(s), "{db}");
-        assert!(store.set_structure(&ws, &c.id, &json!({"x": true}), &json!({"q": "1"})).await.unwrap());
+        assert!(store
+            .set_structure(&ws, &c.id, &json!({"x": true}), &json!({"q": "1"}))
+            .await
+            .unwrap());
         let now = store.get_connector(&ws, &c.id).await.unwrap().unwrap();
-        assert_eq!((now.structure, now.sample_custom_variables, now.version), (Some(json!({"x": true})), Some(json!({"q": "1"})), 3));
+        assert_eq!(
+            (now.structure, now.sample_custom_variables, now.version),
+            (Some(json!({"x": true})), Some(json!({"q": "1"})), 3)
+        );
     })
     .await;
 }
@@ -116,12 +262,26 @@ async fn rotating_the_token_retires_the_old_one() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
         let c = connector(&*store, &ws, "orders").await;
-        assert!(store.ingest_target(&c.token).await.unwrap().is_some(), "{db}");
-        let rotated = store.rotate_connector_token(&ws, &c.id, "new-token").await.unwrap().unwrap();
+        assert!(
+            store.ingest_target(&c.token).await.unwrap().is_some(),
+            "{db}"
+        );
+        let rotated = store
+            .rotate_connector_token(&ws, &c.id, "new-token")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(rotated.token, "new-token");
-        assert!(store.ingest_target(&c.token).await.unwrap().is_none(), "{db}");
+        assert!(
+            store.ingest_target(&c.token).await.unwrap().is_none(),
+            "{db}"
+        );
         let target = store.ingest_target("new-token").await.unwrap().unwrap();
-        assert_eq!((target.connector_id, target.has_structure), (c.id, false), "{db}");
+        assert_eq!(
+            (target.connector_id, target.has_structure),
+            (c.id, false),
+            "{db}"
+        );
     })
     .await;
 }

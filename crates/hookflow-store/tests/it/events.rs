@@ -18,32 +18,72 @@ async fn a_batch_writes_events_executions_jobs_and_stats_together() {
         rejected.capture_structure = false;
         rejected.error = Some("invalid JSON at line 1, column 2".into());
         rejected.body = b"{x".to_vec();
-        store.insert_events(&[first.clone(), second.clone(), rejected.clone()]).await.unwrap();
+        store
+            .insert_events(&[first.clone(), second.clone(), rejected.clone()])
+            .await
+            .unwrap();
 
         let stored = store.get_event(&ws, &first.id).await.unwrap().unwrap();
         assert_eq!(stored.body, first.body, "{db}");
         assert_eq!(stored.headers, first.headers, "{db}");
         assert_eq!(stored.parsed, first.parsed, "{db}");
         assert_eq!(stored.execution_id, first.execution, "{db}");
-        let job = store.job_for_target(first.execution.as_ref().unwrap().as_str()).await.unwrap().unwrap();
+        let job = store
+            .job_for_target(first.execution.as_ref().unwrap().as_str())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(job.state, JobState::Queued, "{db}");
         let bad = store.get_event(&ws, &rejected.id).await.unwrap().unwrap();
-        assert_eq!((bad.status, bad.body.as_slice(), bad.execution_id), (EventStatus::Rejected, &b"{x"[..], None));
+        assert_eq!(
+            (bad.status, bad.body.as_slice(), bad.execution_id),
+            (EventStatus::Rejected, &b"{x"[..], None)
+        );
 
         // The first event's body became the structure; the second did not replace it.
         let now = store.get_connector(&ws, &c.id).await.unwrap().unwrap();
         assert_eq!(now.structure, Some(json!({"order": {"id": 1}})), "{db}");
         assert_eq!(now.sample_custom_variables, Some(json!({"a": "1"})), "{db}");
-        assert!(store.ingest_target(&c.token).await.unwrap().unwrap().has_structure, "{db}");
+        assert!(
+            store
+                .ingest_target(&c.token)
+                .await
+                .unwrap()
+                .unwrap()
+                .has_structure,
+            "{db}"
+        );
 
         let stats = store.stats(&ws, &c.id).await.unwrap().unwrap();
-        assert_eq!(stats.lifetime, Counts { received: 3, rejected: 1, ..Default::default() }, "{db}");
+        assert_eq!(
+            stats.lifetime,
+            Counts {
+                received: 3,
+                rejected: 1,
+                ..Default::default()
+            },
+            "{db}"
+        );
         assert_eq!(stats.since_reset, stats.lifetime, "{db}");
 
         // Other workspaces see nothing.
         let other = workspace(&*store, "b").await;
-        assert!(store.get_event(&other, &first.id).await.unwrap().is_none(), "{db}");
-        let page = store.list_events(&other, &c.id, None, &PageRequest { limit: 10, cursor: None }).await.unwrap();
+        assert!(
+            store.get_event(&other, &first.id).await.unwrap().is_none(),
+            "{db}"
+        );
+        let page = store
+            .list_events(
+                &other,
+                &c.id,
+                None,
+                &PageRequest {
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
         assert!(page.items.is_empty(), "{db}");
     })
     .await;
@@ -57,7 +97,11 @@ async fn binary_bodies_survive_byte_for_byte() {
         let mut e = event(&c, json!("x"));
         e.body = (0..=255u8).chain((0..=255u8).rev()).collect();
         store.insert_events(std::slice::from_ref(&e)).await.unwrap();
-        assert_eq!(store.get_event(&ws, &e.id).await.unwrap().unwrap().body, e.body, "{db}");
+        assert_eq!(
+            store.get_event(&ws, &e.id).await.unwrap().unwrap().body,
+            e.body,
+            "{db}"
+        );
     })
     .await;
 }
@@ -72,10 +116,26 @@ async fn a_duplicate_id_fails_the_batch_and_writes_nothing() {
         let fresh = event(&c, json!({"fresh": 1}));
         let mut dup = event(&c, json!({}));
         dup.id = e.id.clone();
-        let err = store.insert_events(&[fresh.clone(), dup]).await.unwrap_err();
+        let err = store
+            .insert_events(&[fresh.clone(), dup])
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{db}: {err}");
-        assert!(store.get_event(&ws, &fresh.id).await.unwrap().is_none(), "{db}: half a batch was written");
-        assert_eq!(store.stats(&ws, &c.id).await.unwrap().unwrap().lifetime.received, 1, "{db}");
+        assert!(
+            store.get_event(&ws, &fresh.id).await.unwrap().is_none(),
+            "{db}: half a batch was written"
+        );
+        assert_eq!(
+            store
+                .stats(&ws, &c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .lifetime
+                .received,
+            1,
+            "{db}"
+        );
     })
     .await;
 }
@@ -99,7 +159,10 @@ async fn the_log_filters_by_status_and_pages() {
         let mut ids = Vec::new();
         let mut cursor = None;
         loop {
-            let page = store.list_events(&ws, &c.id, None, &PageRequest { limit: 3, cursor }).await.unwrap();
+            let page = store
+                .list_events(&ws, &c.id, None, &PageRequest { limit: 3, cursor })
+                .await
+                .unwrap();
             ids.extend(page.items.iter().map(|e| e.id.clone()));
             cursor = page.next_cursor;
             if cursor.is_none() {
@@ -110,7 +173,15 @@ async fn the_log_filters_by_status_and_pages() {
         expected.reverse();
         assert_eq!(ids, expected, "{db}");
         let rejected = store
-            .list_events(&ws, &c.id, Some(EventStatus::Rejected), &PageRequest { limit: 50, cursor: None })
+            .list_events(
+                &ws,
+                &c.id,
+                Some(EventStatus::Rejected),
+                &PageRequest {
+                    limit: 50,
+                    cursor: None,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(rejected.items.len(), 3, "{db}");
@@ -125,21 +196,59 @@ async fn finishing_executions_counts_them_and_reset_starts_over() {
         let c = connector(&*store, &ws, "orders").await;
         let events: Vec<_> = (0..4).map(|i| event(&c, json!({"i": i}))).collect();
         store.insert_events(&events).await.unwrap();
-        let outcomes = [EventStatus::Succeeded, EventStatus::Succeeded, EventStatus::Failed, EventStatus::Filtered];
+        let outcomes = [
+            EventStatus::Succeeded,
+            EventStatus::Succeeded,
+            EventStatus::Failed,
+            EventStatus::Filtered,
+        ];
         for (e, status) in events.iter().zip(outcomes) {
-            store.finish_execution(e.execution.as_ref().unwrap(), status, None).await.unwrap();
+            store
+                .finish_execution(e.execution.as_ref().unwrap(), status, None)
+                .await
+                .unwrap();
         }
-        assert_eq!(store.get_event(&ws, &events[2].id).await.unwrap().unwrap().status, EventStatus::Failed, "{db}");
+        assert_eq!(
+            store
+                .get_event(&ws, &events[2].id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            EventStatus::Failed,
+            "{db}"
+        );
         let stats = store.stats(&ws, &c.id).await.unwrap().unwrap();
-        assert_eq!(stats.lifetime, Counts { received: 4, succeeded: 2, failed: 1, filtered: 1, rejected: 0 }, "{db}");
+        assert_eq!(
+            stats.lifetime,
+            Counts {
+                received: 4,
+                succeeded: 2,
+                failed: 1,
+                filtered: 1,
+                rejected: 0
+            },
+            "{db}"
+        );
         let reset = store.reset_stats(&ws, &c.id).await.unwrap().unwrap();
         assert!(reset.reset_at.is_some(), "{db}");
         assert_eq!(reset.since_reset, Counts::default(), "{db}");
         assert_eq!(reset.lifetime, stats.lifetime, "{db}");
         store.insert_events(&[event(&c, json!({}))]).await.unwrap();
         let after = store.stats(&ws, &c.id).await.unwrap().unwrap();
-        assert_eq!((after.lifetime.received, after.since_reset.received), (5, 1), "{db}");
-        assert!(store.finish_execution(events[0].execution.as_ref().unwrap(), EventStatus::Running, None).await.is_err());
+        assert_eq!(
+            (after.lifetime.received, after.since_reset.received),
+            (5, 1),
+            "{db}"
+        );
+        assert!(store
+            .finish_execution(
+                events[0].execution.as_ref().unwrap(),
+                EventStatus::Running,
+                None
+            )
+            .await
+            .is_err());
     })
     .await;
 }

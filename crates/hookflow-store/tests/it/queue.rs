@@ -11,19 +11,53 @@ const LEASE: Duration = Duration::from_secs(30);
 async fn claim_lease_complete() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
-        let id = store.enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now()).await.unwrap();
-        let claimed = store.claim_jobs(&[JobKind::Execution], "w1", 10, LEASE).await.unwrap();
+        let id = store
+            .enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now())
+            .await
+            .unwrap();
+        let claimed = store
+            .claim_jobs(&[JobKind::Execution], "w1", 10, LEASE)
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1, "{db}");
-        assert_eq!((claimed[0].id.clone(), claimed[0].attempts, claimed[0].target_id.as_str()), (id.clone(), 1, "exe_1"));
+        assert_eq!(
+            (
+                claimed[0].id.clone(),
+                claimed[0].attempts,
+                claimed[0].target_id.as_str()
+            ),
+            (id.clone(), 1, "exe_1")
+        );
         assert!(claimed[0].lease_until > Timestamp::now(), "{db}");
         // Leased: nobody else gets it.
-        assert!(store.claim_jobs(&[JobKind::Execution], "w2", 10, LEASE).await.unwrap().is_empty(), "{db}");
+        assert!(
+            store
+                .claim_jobs(&[JobKind::Execution], "w2", 10, LEASE)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{db}"
+        );
         // Only the holder settles it.
         assert!(!store.complete_job(&id, "w2").await.unwrap(), "{db}");
         assert!(store.complete_job(&id, "w1").await.unwrap(), "{db}");
-        assert!(!store.complete_job(&id, "w1").await.unwrap(), "{db}: completed twice");
-        assert_eq!(store.get_job(&id).await.unwrap().unwrap().state, JobState::Done, "{db}");
-        assert!(store.claim_jobs(&[JobKind::Execution], "w2", 10, LEASE).await.unwrap().is_empty(), "{db}");
+        assert!(
+            !store.complete_job(&id, "w1").await.unwrap(),
+            "{db}: completed twice"
+        );
+        assert_eq!(
+            store.get_job(&id).await.unwrap().unwrap().state,
+            JobState::Done,
+            "{db}"
+        );
+        assert!(
+            store
+                .claim_jobs(&[JobKind::Execution], "w2", 10, LEASE)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{db}"
+        );
     })
     .await;
 }
@@ -32,12 +66,37 @@ async fn claim_lease_complete() {
 async fn kinds_and_due_times_are_respected() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
-        store.enqueue_job(JobKind::Delivery, &ws, "del_1", Timestamp::now()).await.unwrap();
-        let later = store.enqueue_job(JobKind::Execution, &ws, "exe_later", Timestamp::now().plus_millis(60_000)).await.unwrap();
-        assert!(store.claim_jobs(&[JobKind::Execution], "w", 10, LEASE).await.unwrap().is_empty(), "{db}");
-        let deliveries = store.claim_jobs(&[JobKind::Delivery, JobKind::Execution], "w", 10, LEASE).await.unwrap();
+        store
+            .enqueue_job(JobKind::Delivery, &ws, "del_1", Timestamp::now())
+            .await
+            .unwrap();
+        let later = store
+            .enqueue_job(
+                JobKind::Execution,
+                &ws,
+                "exe_later",
+                Timestamp::now().plus_millis(60_000),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .claim_jobs(&[JobKind::Execution], "w", 10, LEASE)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{db}"
+        );
+        let deliveries = store
+            .claim_jobs(&[JobKind::Delivery, JobKind::Execution], "w", 10, LEASE)
+            .await
+            .unwrap();
         assert_eq!(deliveries.len(), 1, "{db}");
-        assert_eq!(store.get_job(&later).await.unwrap().unwrap().state, JobState::Queued, "{db}");
+        assert_eq!(
+            store.get_job(&later).await.unwrap().unwrap().state,
+            JobState::Queued,
+            "{db}"
+        );
     })
     .await;
 }
@@ -46,18 +105,53 @@ async fn kinds_and_due_times_are_respected() {
 async fn retry_waits_for_its_time_and_keeps_the_reason() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
-        let id = store.enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now()).await.unwrap();
-        store.claim_jobs(&[JobKind::Execution], "w", 1, LEASE).await.unwrap();
+        let id = store
+            .enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now())
+            .await
+            .unwrap();
+        store
+            .claim_jobs(&[JobKind::Execution], "w", 1, LEASE)
+            .await
+            .unwrap();
         let at = Timestamp::now().plus_millis(300);
-        assert!(store.retry_job(&id, "w", at, "503 from peer").await.unwrap(), "{db}");
+        assert!(
+            store
+                .retry_job(&id, "w", at, "503 from peer")
+                .await
+                .unwrap(),
+            "{db}"
+        );
         let row = store.get_job(&id).await.unwrap().unwrap();
-        assert_eq!((row.state, row.run_at, row.last_error.as_deref()), (JobState::Queued, at, Some("503 from peer")));
-        assert!(store.claim_jobs(&[JobKind::Execution], "w", 1, LEASE).await.unwrap().is_empty(), "{db}: claimed early");
+        assert_eq!(
+            (row.state, row.run_at, row.last_error.as_deref()),
+            (JobState::Queued, at, Some("503 from peer"))
+        );
+        assert!(
+            store
+                .claim_jobs(&[JobKind::Execution], "w", 1, LEASE)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{db}: claimed early"
+        );
         tokio::time::sleep(Duration::from_millis(350)).await;
-        let again = store.claim_jobs(&[JobKind::Execution], "w", 1, LEASE).await.unwrap();
+        let again = store
+            .claim_jobs(&[JobKind::Execution], "w", 1, LEASE)
+            .await
+            .unwrap();
         assert_eq!(again[0].attempts, 2, "{db}");
-        assert!(store.kill_job(&id, "w", "gave up after 2 attempts").await.unwrap(), "{db}");
-        assert_eq!(store.get_job(&id).await.unwrap().unwrap().state, JobState::Dead, "{db}");
+        assert!(
+            store
+                .kill_job(&id, "w", "gave up after 2 attempts")
+                .await
+                .unwrap(),
+            "{db}"
+        );
+        assert_eq!(
+            store.get_job(&id).await.unwrap().unwrap().state,
+            JobState::Dead,
+            "{db}"
+        );
     })
     .await;
 }
@@ -66,16 +160,41 @@ async fn retry_waits_for_its_time_and_keeps_the_reason() {
 async fn expired_leases_are_reclaimed_and_the_old_holder_is_fenced_off() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
-        let id = store.enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now()).await.unwrap();
-        store.claim_jobs(&[JobKind::Execution], "dead-node", 1, Duration::from_millis(50)).await.unwrap();
-        assert_eq!(store.reclaim_expired().await.unwrap(), 0, "{db}: reclaimed a live lease");
+        let id = store
+            .enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now())
+            .await
+            .unwrap();
+        store
+            .claim_jobs(
+                &[JobKind::Execution],
+                "dead-node",
+                1,
+                Duration::from_millis(50),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.reclaim_expired().await.unwrap(),
+            0,
+            "{db}: reclaimed a live lease"
+        );
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(store.reclaim_expired().await.unwrap(), 1, "{db}");
         let row = store.get_job(&id).await.unwrap().unwrap();
-        assert_eq!((row.state, row.lease_owner), (JobState::Queued, None), "{db}");
-        let taken = store.claim_jobs(&[JobKind::Execution], "live-node", 1, LEASE).await.unwrap();
+        assert_eq!(
+            (row.state, row.lease_owner),
+            (JobState::Queued, None),
+            "{db}"
+        );
+        let taken = store
+            .claim_jobs(&[JobKind::Execution], "live-node", 1, LEASE)
+            .await
+            .unwrap();
         assert_eq!(taken[0].attempts, 2, "{db}");
-        assert!(!store.complete_job(&id, "dead-node").await.unwrap(), "{db}: a fenced worker settled a job");
+        assert!(
+            !store.complete_job(&id, "dead-node").await.unwrap(),
+            "{db}: a fenced worker settled a job"
+        );
         assert!(store.complete_job(&id, "live-node").await.unwrap(), "{db}");
     })
     .await;
@@ -85,17 +204,37 @@ async fn expired_leases_are_reclaimed_and_the_old_holder_is_fenced_off() {
 async fn heartbeats_extend_only_held_leases_and_release_gives_back() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
-        let a = store.enqueue_job(JobKind::Execution, &ws, "exe_a", Timestamp::now()).await.unwrap();
-        let b = store.enqueue_job(JobKind::Execution, &ws, "exe_b", Timestamp::now()).await.unwrap();
-        store.claim_jobs(&[JobKind::Execution], "w", 2, Duration::from_millis(100)).await.unwrap();
+        let a = store
+            .enqueue_job(JobKind::Execution, &ws, "exe_a", Timestamp::now())
+            .await
+            .unwrap();
+        let b = store
+            .enqueue_job(JobKind::Execution, &ws, "exe_b", Timestamp::now())
+            .await
+            .unwrap();
+        store
+            .claim_jobs(&[JobKind::Execution], "w", 2, Duration::from_millis(100))
+            .await
+            .unwrap();
         assert!(store.complete_job(&b, "w").await.unwrap());
-        let lost = store.heartbeat(&[a.clone(), b.clone()], "w", LEASE).await.unwrap();
+        let lost = store
+            .heartbeat(&[a.clone(), b.clone()], "w", LEASE)
+            .await
+            .unwrap();
         assert_eq!(lost, vec![b], "{db}");
         tokio::time::sleep(Duration::from_millis(150)).await;
-        assert_eq!(store.reclaim_expired().await.unwrap(), 0, "{db}: the heartbeat did not extend the lease");
+        assert_eq!(
+            store.reclaim_expired().await.unwrap(),
+            0,
+            "{db}: the heartbeat did not extend the lease"
+        );
         assert!(store.release_job(&a, "w").await.unwrap(), "{db}");
         let row = store.get_job(&a).await.unwrap().unwrap();
-        assert_eq!((row.state, row.attempts), (JobState::Queued, 0), "{db}: a release counted as an attempt");
+        assert_eq!(
+            (row.state, row.attempts),
+            (JobState::Queued, 0),
+            "{db}: a release counted as an attempt"
+        );
     })
     .await;
 }
@@ -105,7 +244,15 @@ async fn concurrent_claimers_never_share_a_job() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
         for i in 0..120 {
-            store.enqueue_job(JobKind::Execution, &ws, &format!("exe_{i}"), Timestamp::now()).await.unwrap();
+            store
+                .enqueue_job(
+                    JobKind::Execution,
+                    &ws,
+                    &format!("exe_{i}"),
+                    Timestamp::now(),
+                )
+                .await
+                .unwrap();
         }
         let mut tasks = Vec::new();
         for w in 0..6 {
@@ -113,7 +260,10 @@ async fn concurrent_claimers_never_share_a_job() {
             tasks.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let got = store.claim_jobs(&[JobKind::Execution], &format!("w{w}"), 7, LEASE).await.unwrap();
+                    let got = store
+                        .claim_jobs(&[JobKind::Execution], &format!("w{w}"), 7, LEASE)
+                        .await
+                        .unwrap();
                     if got.is_empty() {
                         return mine;
                     }

@@ -1,7 +1,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use hookflow_core::{ConnectorId, EventId, EventSource, EventStatus, ExecutionId, Timestamp, TokenId, WorkspaceId};
+use hookflow_core::{
+    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, Timestamp, TokenId, WorkspaceId,
+};
 use hookflow_engine::store::{Connector, NewConnector, NewEvent, NewWorkspace};
 use hookflow_engine::Store;
 use hookflow_test_support::TestDatabase;
@@ -60,7 +62,10 @@ pub fn event(c: &Connector, body: serde_json::Value) -> NewEvent {
         method: "POST".into(),
         path: format!("/hooks/{}", c.token),
         query: "a=1".into(),
-        headers: vec![("content-type".into(), "application/json".into()), ("x-a".into(), "1".into())],
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-a".into(), "1".into()),
+        ],
         content_type: Some("application/json".into()),
         body: body.to_string().into_bytes(),
         parsed: json!({"kind": "json", "body": body, "custom_variables": {"a": "1"}}),

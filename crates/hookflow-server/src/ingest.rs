@@ -1,0 +1,204 @@
+//! `/hooks/{token}`: any method, any body. The event and its execution job
+//! are committed before the answer is sent.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hookflow_core::{EventId, EventSource, EventStatus, ExecutionId, Timestamp};
+use hookflow_engine::store::NewEvent;
+use hookflow_engine::{context, document};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::AppError;
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct HookPath {
+    token: String,
+    rest: Option<String>,
+}
+
+/// Content types an email connector parses as they are; anything else is taken as a raw message.
+fn email_content_type(content_type: Option<&str>) -> Option<String> {
+    let essence = content_type.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    match essence.as_deref() {
+        Some(e)
+            if e.starts_with("multipart/")
+                || e.contains("json")
+                || e == "application/x-www-form-urlencoded" =>
+        {
+            content_type.map(str::to_owned)
+        }
+        _ => Some("message/rfc822".to_owned()),
+    }
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    method: Method,
+    Path(path): Path<HookPath>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let received_at = Timestamp::now();
+    let limit = state.config.max_body;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    let target = state
+        .store
+        .ingest_target(&path.token)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no connector answers at this URL".into()))?;
+    if !target.enabled {
+        return Err(AppError::Unavailable {
+            detail: "this connector is turned off".into(),
+            retry_after: 60,
+        });
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            AppError::PayloadTooLarge { limit }
+        } else {
+            AppError::bad_request(format!("the request body could not be read: {e}"))
+        }
+    })?;
+
+    let query = query.unwrap_or_default();
+    let custom_variables = hookflow_payload::parse_query(&query);
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let parse_as = match target.event_source {
+        EventSource::Email if !bytes.is_empty() => email_content_type(content_type.as_deref()),
+        _ => content_type.clone(),
+    };
+    let parsed = hookflow_payload::parse_body(parse_as.as_deref(), &bytes, &custom_variables);
+
+    let id = EventId::new();
+    let (status, parsed_value, error, execution) = match &parsed {
+        Ok(p) => (
+            EventStatus::Received,
+            json!({"kind": p.kind.as_str(), "body": p.body, "custom_variables": custom_variables, "files": p.files}),
+            None,
+            Some(ExecutionId::new()),
+        ),
+        Err(e) => (
+            EventStatus::Rejected,
+            json!({"kind": null, "body": null, "custom_variables": custom_variables, "files": []}),
+            Some(e.to_string()),
+            None,
+        ),
+    };
+    let event = NewEvent {
+        id: id.clone(),
+        workspace_id: target.workspace_id.clone(),
+        connector_id: target.connector_id.clone(),
+        received_at,
+        status,
+        config_version: target.version,
+        method: method.to_string(),
+        path: path.rest.map(|r| format!("/{r}")).unwrap_or_default(),
+        query,
+        headers: header_pairs,
+        content_type,
+        body: bytes.to_vec(),
+        parsed: parsed_value,
+        error: error.clone(),
+        execution,
+        capture_structure: !target.has_structure && status == EventStatus::Received,
+    };
+    // Rendered before the write so the event moves into the queue without a copy.
+    let reply = match &error {
+        None => Some(respond(&state, &target.document, &event)),
+        Some(_) => None,
+    };
+    state.ingest.submit(event).await.map_err(|e| {
+        tracing::warn!(error = %e, "Ingest could not be stored.");
+        AppError::Unavailable {
+            detail: "the event could not be stored; nothing was accepted, send it again".into(),
+            retry_after: 5,
+        }
+    })?;
+    match (reply, error) {
+        (Some(reply), _) => Ok(reply),
+        (None, Some(detail)) => Ok(rejected(&id, detail)),
+        (None, None) => unreachable!("a reply is rendered for every accepted event"),
+    }
+}
+
+/// 400 with the parse error; the request is logged as `rejected`.
+fn rejected(id: &EventId, detail: String) -> Response {
+    let body = json!({
+        "type": "/docs/problems#invalid-body",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": detail,
+        "event_id": id.to_string(),
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The connector's response map rendered over the event, or the default answer.
+fn respond(state: &AppState, doc: &Value, event: &NewEvent) -> Response {
+    let Some(map) = document::response_map(doc) else {
+        let body = json!({"status": "accepted", "event_id": event.id.to_string()});
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+    };
+    let ctx = json!({
+        "event": context::event_value(event.id.as_str(), &event.method, event.received_at, &event.headers, &event.parsed),
+    });
+    let body = match state.templates.render_str(&map.body, &ctx) {
+        Ok(rendered) => {
+            if !rendered.errors.is_empty() {
+                tracing::warn!(connector_id = %event.connector_id, errors = ?rendered.errors, "Response map rendered with errors.");
+            }
+            rendered.text()
+        }
+        Err(e) => {
+            tracing::warn!(connector_id = %event.connector_id, error = %e, "Response map does not compile.");
+            String::new()
+        }
+    };
+    let status = StatusCode::from_u16(map.status).unwrap_or(StatusCode::OK);
+    let content_type = HeaderValue::from_str(&map.content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
+}

@@ -1,0 +1,276 @@
+//! The JSON shapes of the management API (SPEC section 12).
+
+use hookflow_engine::store::{Connector, Counts, Event, Stats, Version};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::AppError;
+
+/// A list page: newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListOf<T> {
+    pub data: Vec<T>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `?limit=&cursor=`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// How many items, 1 to 500; 50 when absent.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// Checks the limit and that the cursor is an id of the listed kind.
+    pub fn page<T: std::str::FromStr>(
+        &self,
+    ) -> Result<hookflow_engine::store::PageRequest, AppError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(AppError::bad_request(format!(
+                "limit must be from 1 to 500, not {limit}"
+            )));
+        }
+        if let Some(cursor) = &self.cursor {
+            cursor.parse::<T>().map_err(|_| {
+                AppError::bad_request(format!("`{cursor}` is not a cursor of this list"))
+            })?;
+        }
+        Ok(hookflow_engine::store::PageRequest {
+            limit,
+            cursor: self.cursor.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectorOut {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `webhook`, `email`, `schedule` or `internal`.
+    pub event_source: String,
+    pub enabled: bool,
+    /// The secret URL to paste into the sending app.
+    pub url: String,
+    /// The current version of the connector document.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ConnectorOut {
+    pub fn new(c: &Connector, public_url: &str) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            event_source: c.event_source.to_string(),
+            enabled: c.enabled,
+            url: format!("{}/hooks/{}", public_url.trim_end_matches('/'), c.token),
+            version: c.version,
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnector {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `webhook` (default), `email`, `schedule` or `internal`.
+    pub event_source: Option<String>,
+    /// An initial connector document (SPEC section 10).
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnector {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// One attribute a template can use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttributeOut {
+    /// Path under the `event` root, e.g. `body.order.id`.
+    pub path: String,
+    /// The template that reads it, e.g. `{{ event.body.order.id }}`.
+    pub template: String,
+    /// `string`, `integer`, `number`, `boolean`, `null`, `object` or `array`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub sample: Value,
+    /// `body`, `custom_variables`, `event` or `system`.
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventSummary {
+    pub id: String,
+    pub connector_id: String,
+    pub received_at: String,
+    /// `received`, `running`, `waiting`, `succeeded`, `filtered`, `failed` or `rejected`.
+    pub status: String,
+    pub method: String,
+    pub content_type: Option<String>,
+    /// Size of the raw body in bytes.
+    pub size: usize,
+    /// Why the request was rejected, when it was.
+    pub error: Option<String>,
+}
+
+impl From<&Event> for EventSummary {
+    fn from(e: &Event) -> Self {
+        Self {
+            id: e.id.to_string(),
+            connector_id: e.connector_id.to_string(),
+            received_at: e.received_at.to_rfc3339(),
+            status: e.status.to_string(),
+            method: e.method.clone(),
+            content_type: e.content_type.clone(),
+            size: e.body.len(),
+            error: e.error.clone(),
+        }
+    }
+}
+
+/// One event with its request as received and what was understood of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    #[serde(flatten)]
+    pub summary: EventSummary,
+    /// Anything after the connector token in the URL path.
+    pub path: String,
+    /// The raw query string.
+    pub query: String,
+    #[schema(value_type = Object)]
+    pub headers: Value,
+    #[schema(value_type = Object)]
+    pub custom_variables: Value,
+    /// `empty`, `json`, `form`, `multipart`, `xml`, `text`, `email` or `binary`.
+    pub kind: Option<String>,
+    /// The body as understood (null when rejected).
+    #[schema(value_type = Object)]
+    pub body: Value,
+    /// Files of a multipart body or attachments of an email.
+    #[schema(value_type = Vec<Object>)]
+    pub files: Value,
+    /// The raw body as text, when it is valid UTF-8.
+    pub raw_body: Option<String>,
+    /// The raw body, base64 (standard alphabet).
+    pub raw_body_base64: String,
+    /// The version of the connector document the event runs on.
+    pub config_version: i64,
+    pub execution_id: Option<String>,
+}
+
+impl From<&Event> for EventOut {
+    fn from(e: &Event) -> Self {
+        use base64::Engine;
+        Self {
+            summary: e.into(),
+            path: e.path.clone(),
+            query: e.query.clone(),
+            headers: hookflow_engine::context::headers_object(&e.headers),
+            custom_variables: e
+                .parsed
+                .get("custom_variables")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({})),
+            kind: e
+                .parsed
+                .get("kind")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            body: e.parsed.get("body").cloned().unwrap_or(Value::Null),
+            files: e
+                .parsed
+                .get("files")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!([])),
+            raw_body: String::from_utf8(e.body.clone()).ok(),
+            raw_body_base64: base64::engine::general_purpose::STANDARD.encode(&e.body),
+            config_version: e.config_version,
+            execution_id: e.execution_id.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountsOut {
+    pub received: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub filtered: i64,
+    pub rejected: i64,
+}
+
+impl From<&Counts> for CountsOut {
+    fn from(c: &Counts) -> Self {
+        Self {
+            received: c.received,
+            succeeded: c.succeeded,
+            failed: c.failed,
+            filtered: c.filtered,
+            rejected: c.rejected,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsOut {
+    pub lifetime: CountsOut,
+    pub since_reset: CountsOut,
+    /// When the stats were last reset; null if never.
+    pub reset_at: Option<String>,
+}
+
+impl From<&Stats> for StatsOut {
+    fn from(s: &Stats) -> Self {
+        Self {
+            lifetime: (&s.lifetime).into(),
+            since_reset: (&s.since_reset).into(),
+            reset_at: s.reset_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionOut {
+    pub version: i64,
+    pub created_at: String,
+    /// Why it was made: `created`, `saved`, `restored from N`, `imported`.
+    pub note: String,
+    /// The document as saved, without its structure.
+    #[schema(value_type = Object)]
+    pub document: Value,
+}
+
+impl From<&Version> for VersionOut {
+    fn from(v: &Version) -> Self {
+        Self {
+            version: v.version,
+            created_at: v.created_at.to_rfc3339(),
+            note: v.note.clone(),
+            document: v.document.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceOut {
+    pub id: String,
+}

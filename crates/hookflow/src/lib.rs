@@ -1,0 +1,202 @@
+//! The `hookflow` binary's library half: configuration, tracing, and
+//! [`run`], which wires the store, the ingest writer, the workers and the
+//! HTTP server together. `main.rs` only parses the command line.
+//!
+//! Invariant: this is the only crate (besides tests) that names a store
+//! implementation.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hookflow_core::{secret, TokenId, WorkspaceId};
+use hookflow_engine::executor::ExecutionHandler;
+use hookflow_engine::ingest::IngestQueue;
+use hookflow_engine::store::NewWorkspace;
+use hookflow_engine::worker::{self, WorkerConfig};
+use hookflow_engine::Store;
+use hookflow_server::{AppState, ServerConfig};
+use hookflow_store::{Backend, SqlStore, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Checked settings of `hookflow serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub backend: Backend,
+    /// The base of connector URLs; `http://{listen address}` when unset.
+    pub public_url: Option<String>,
+    pub max_body: usize,
+    /// Executions run at once on this node.
+    pub workers: usize,
+    /// How long shutdown waits for running executions.
+    pub grace: Duration,
+}
+
+impl Config {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            public_url: None,
+            max_body: 10 * 1024 * 1024,
+            workers: 16,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Sets up `tracing` once: `RUST_LOG` overrides the default filter.
+pub fn setup_tracing(json: bool, for_test: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("hookflow=info,hookflow_server=info,hookflow_engine=info,hookflow_store=info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match (json, for_test) {
+        (true, false) => builder.json().try_init(),
+        (false, false) => builder.try_init(),
+        (true, true) => builder.json().with_test_writer().try_init(),
+        (false, true) => builder.with_test_writer().try_init(),
+    };
+    // A second call (several tests in one process) keeps the first subscriber.
+    let _ = result;
+}
+
+pub async fn open_store(backend: &Backend) -> anyhow::Result<Arc<SqlStore>> {
+    let store = SqlStore::connect(&StoreOptions::new(backend.clone()))
+        .await
+        .with_context(|| format!("cannot open the database {}", describe(backend)))?;
+    Ok(Arc::new(store))
+}
+
+/// The database location without a password.
+pub fn describe(backend: &Backend) -> String {
+    match backend {
+        Backend::Sqlite(path) => format!("sqlite:{path}"),
+        Backend::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("postgres://…{}", &url[at..]),
+            _ => url.clone(),
+        },
+    }
+}
+
+/// What `hookflow workspace create` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct CreatedWorkspace {
+    pub workspace_id: String,
+    pub token: String,
+}
+
+/// Creates a workspace and its first API token; the token is returned once and stored hashed.
+pub async fn create_workspace(store: &dyn Store, name: &str) -> anyhow::Result<CreatedWorkspace> {
+    anyhow::ensure!(!name.trim().is_empty(), "a workspace needs a name");
+    let token = secret::new_api_token();
+    let ws = store
+        .create_workspace(NewWorkspace {
+            id: WorkspaceId::new(),
+            name: name.trim().to_owned(),
+            token_id: TokenId::new(),
+            token_hash: hookflow_server::extract::hash_token(&token),
+        })
+        .await
+        .context("cannot create the workspace")?;
+    Ok(CreatedWorkspace {
+        workspace_id: ws.id.to_string(),
+        token,
+    })
+}
+
+/// Serves until `shutdown` resolves: ingest, API and workers on one listener.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address: SocketAddr = listener
+        .local_addr()
+        .context("the listener has no address")?;
+    let store = open_store(&config.backend).await?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let wake = Arc::new(Notify::new());
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let ingest = IngestQueue::start(dyn_store.clone(), store.ingest_in_flight(), wake.clone());
+    let state = AppState {
+        store: dyn_store.clone(),
+        ingest,
+        templates: Arc::new(hookflow_expr::Templates::new()),
+        config: Arc::new(ServerConfig {
+            public_url: public_url.clone(),
+            max_body: config.max_body,
+        }),
+    };
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker_config = WorkerConfig {
+        concurrency: config.workers,
+        grace: config.grace,
+        ..WorkerConfig::default()
+    };
+    let worker_stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let workers = tokio::spawn(worker::run(
+        dyn_store.clone(),
+        Arc::new(ExecutionHandler::new(dyn_store.clone())),
+        worker_config,
+        wake,
+        worker_stop,
+    ));
+
+    tracing::info!(%address, database = %describe(&config.backend), "Listening.");
+    println!(
+        "hookflow listening on http://{address} (connector URLs start with {public_url}/hooks/)"
+    );
+    let http_stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    axum::serve(listener, hookflow_server::app(state))
+        .with_graceful_shutdown(http_stop)
+        .await
+        .context("the HTTP server failed")?;
+    workers.await.context("the workers panicked")?;
+    store.close().await;
+    tracing::info!("Stopped.");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("Shutting down.");
+}
