@@ -1,0 +1,361 @@
+//! Jinja templates over a JSON context: compile once, render many times.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+use serde_json::Value as Json;
+
+use crate::filters;
+use crate::track::{to_json, value_text, Recorder, Tracked};
+
+/// How many VM instructions one render may run before it is stopped.
+const FUEL: u64 = 5_000_000;
+/// The name a compiled template has in its own environment.
+const NAME: &str = "template";
+/// A single-expression template is evaluated as `{% set VAR = <expression> %}`.
+const VAR: &str = "__hookflow_value";
+const EXPR_PREFIX: &str = "{% set __hookflow_value = ";
+const EXPR_SUFFIX: &str = " %}";
+
+/// The template engine, configured once and shared by every worker.
+///
+/// Autoescape is off, undefined values are chainable (`a.b.c` on a missing
+/// `a` is empty, not an error), trailing newlines are kept, and the filters
+/// `json`, `slugify`, `b64encode`, `b64decode`, `sha256` and `urlencode` are
+/// added to minijinja's builtins.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    env: Environment<'static>,
+    globals: Arc<HashSet<String>>,
+}
+
+/// A compiled template: cheap to clone, `Send + Sync`, rendered any number of times.
+#[derive(Debug, Clone)]
+pub struct Template {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source: String,
+    kind: Kind,
+    /// The attribute chains the source names (`event.body.customer.phone`),
+    /// used to tell which attribute was meant when a lookup failed.
+    chains: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// No template syntax at all: the source is the value.
+    Plain,
+    /// Renders to a string. The environment holds the compiled template.
+    Text(Environment<'static>),
+    /// Exactly one `{{ expression }}`: keeps the expression's type.
+    /// `offset` is where the expression starts in the source.
+    Expr {
+        env: Environment<'static>,
+        offset: usize,
+    },
+}
+
+/// What a render produced.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rendered {
+    /// The result: a string, or for a single-expression template the
+    /// expression's value (number, bool, array, object, null).
+    pub value: Json,
+    /// Attributes that were looked up and not found, as paths (`event.body.customer.phone`).
+    pub missing: Vec<String>,
+    /// Runtime errors (a filter on a wrong type, an unknown filter); `value` is then empty or null.
+    pub errors: Vec<String>,
+}
+
+impl Rendered {
+    /// The value as text: strings as they are, null as nothing, numbers and
+    /// booleans as JSON, arrays and objects as compact JSON.
+    pub fn text(&self) -> String {
+        match &self.value {
+            Json::String(s) => s.clone(),
+            Json::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A template that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct TemplateError {
+    /// What is wrong, e.g. "unexpected `}`, expected end of variable block".
+    pub message: String,
+    /// 1-based line in the template source.
+    pub line: usize,
+    /// 1-based column (in characters) in the template source.
+    pub column: usize,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    /// Creates the engine. Build one per process and share it.
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_keep_trailing_newline(true);
+        env.set_debug(false);
+        env.set_fuel(Some(FUEL));
+        env.set_formatter(|out, _state, value| {
+            let text = value_text(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
+            out.write_str(&text)
+                .map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
+        });
+        filters::register(&mut env);
+        let globals = env.globals().map(|(name, _)| name.to_string()).collect();
+        Templates {
+            env,
+            globals: Arc::new(globals),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn environment_debug(&self) -> String {
+        format!("{:?}", self.env)
+    }
+
+    /// Compiles a template; syntax errors and unknown filters or tests are errors.
+    pub fn compile(&self, source: &str) -> Result<Template, TemplateError> {
+        if !has_markup(source) {
+            return Ok(Template::new(source, Kind::Plain, Vec::new()));
+        }
+        let mut text_env = self.env.clone();
+        text_env
+            .add_template_owned(NAME, source.to_string())
+            .map_err(|e| compile_error(source, &e))?;
+        crate::scan::check_names(source)?;
+        let mut chains: Vec<String> = match text_env.get_template(NAME) {
+            Ok(t) => t.undeclared_variables(true).into_iter().collect(),
+            Err(_) => Vec::new(),
+        };
+        chains.sort_by_key(|chain| (source.find(chain.as_str()), chain.clone()));
+
+        if let Some((offset, expr)) = single_expression(source) {
+            let mut env = self.env.clone();
+            // A wrapper that doesn't compile (an expression holding `%}` in a
+            // string) falls back to text rendering.
+            if env
+                .add_template_owned(NAME, format!("{EXPR_PREFIX}{expr}{EXPR_SUFFIX}"))
+                .is_ok()
+            {
+                return Ok(Template::new(source, Kind::Expr { env, offset }, chains));
+            }
+        }
+        Ok(Template::new(source, Kind::Text(text_env), chains))
+    }
+
+    /// Renders a compiled template. Never fails: problems are in `missing` and `errors`.
+    ///
+    /// The context is copied once per call; see [`render_shared`](Self::render_shared).
+    pub fn render(&self, template: &Template, ctx: &Json) -> Rendered {
+        match template.inner.kind {
+            // Plain text doesn't look at the context: don't copy it.
+            Kind::Plain => self.render_shared(template, &Arc::new(Json::Null)),
+            _ => self.render_shared(template, &Arc::new(ctx.clone())),
+        }
+    }
+
+    /// Like [`render`](Self::render), for a context already behind an `Arc`:
+    /// rendering several templates over one context then copies it no more.
+    pub fn render_shared(&self, template: &Template, ctx: &Arc<Json>) -> Rendered {
+        let inner = &*template.inner;
+        let recorder = Arc::new(Recorder::default());
+        let root = Tracked::root(ctx.clone(), recorder.clone(), self.globals.clone());
+        let mut errors = Vec::new();
+        let value = match &inner.kind {
+            Kind::Plain => Json::String(inner.source.clone()),
+            Kind::Text(env) => match env.get_template(NAME).and_then(|t| t.render(root)) {
+                Ok(text) => Json::String(text),
+                Err(e) => {
+                    errors.push(runtime_error(&inner.source, &e, |at| at));
+                    Json::String(String::new())
+                }
+            },
+            Kind::Expr { env, offset } => {
+                let result = env.get_template(NAME).and_then(|t| {
+                    let captured = t.render_captured(root)?;
+                    Ok(captured.state().lookup(VAR).unwrap_or(Value::UNDEFINED))
+                });
+                let to_source = |at: usize| (at + offset).saturating_sub(EXPR_PREFIX.len());
+                match result {
+                    Ok(value) => to_json(&value).unwrap_or_else(|e| {
+                        errors.push(format!("{}: {e}", position_text(&inner.source, *offset)));
+                        Json::Null
+                    }),
+                    Err(e) => {
+                        errors.push(runtime_error(&inner.source, &e, to_source));
+                        Json::Null
+                    }
+                }
+            }
+        };
+        let missing = expand_missing(recorder.take(), &inner.chains);
+        Rendered {
+            value,
+            missing,
+            errors,
+        }
+    }
+
+    /// Compiles and renders in one go, for one-off use.
+    pub fn render_str(&self, source: &str, ctx: &Json) -> Result<Rendered, TemplateError> {
+        let template = self.compile(source)?;
+        Ok(self.render(&template, ctx))
+    }
+}
+
+impl Template {
+    fn new(source: &str, kind: Kind, chains: Vec<String>) -> Self {
+        Template {
+            inner: Arc::new(Inner {
+                source: source.to_string(),
+                kind,
+                chains,
+            }),
+        }
+    }
+
+    /// The source this template was compiled from.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// Whether the template is exactly one `{{ expression }}` and so keeps
+    /// the expression's type when rendered.
+    pub fn is_single_expression(&self) -> bool {
+        matches!(self.inner.kind, Kind::Expr { .. })
+    }
+
+    /// Whether the template is plain text without any template syntax.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.inner.kind, Kind::Plain)
+    }
+}
+
+fn has_markup(source: &str) -> bool {
+    source.contains("{{") || source.contains("{%") || source.contains("{#")
+}
+
+/// When the trimmed source is exactly one `{{ expression }}`, the byte offset
+/// of the expression in the source and the expression.
+fn single_expression(source: &str) -> Option<(usize, &str)> {
+    let trimmed = source.trim();
+    let inner = trimmed.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
+    if ["{{", "}}", "{%", "%}", "{#", "#}"]
+        .iter()
+        .any(|m| inner.contains(m))
+    {
+        return None;
+    }
+    let expr = inner.trim();
+    let offset = expr.as_ptr() as usize - source.as_ptr() as usize;
+    Some((offset, expr))
+}
+
+/// Maps failed lookups to the attributes the template names.
+///
+/// A lookup fails at the first missing step (`event.body.customer` when the
+/// body has no customer); the template may have gone on (`.phone`). When the
+/// template names the failed path itself, that is reported; otherwise every
+/// longer chain the template names below it; otherwise the failed path.
+fn expand_missing(misses: Vec<String>, chains: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for miss in misses {
+        let below: Vec<&String> = chains
+            .iter()
+            .filter(|c| {
+                c.strip_prefix(miss.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .collect();
+        let found: Vec<String> = if below.is_empty() || chains.contains(&miss) {
+            vec![miss]
+        } else {
+            below.into_iter().cloned().collect()
+        };
+        for path in found {
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn position(source: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &source[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn position_text(source: &str, at: usize) -> String {
+    let (line, column) = position(source, at);
+    format!("line {line}, column {column}")
+}
+
+fn message(e: &Error) -> String {
+    match (e.kind(), e.detail()) {
+        (ErrorKind::OutOfFuel, _) => {
+            format!("the template ran too long (more than {FUEL} steps) and was stopped")
+        }
+        (
+            kind @ (ErrorKind::UnknownFilter
+            | ErrorKind::UnknownFunction
+            | ErrorKind::UnknownTest
+            | ErrorKind::UnknownMethod),
+            Some(detail),
+        ) => format!("{kind}: {detail}"),
+        (_, Some(detail)) => detail.to_string(),
+        (kind, None) => kind.to_string(),
+    }
+}
+
+fn compile_error(source: &str, e: &Error) -> TemplateError {
+    let (line, column) = match e.range() {
+        Some(range) => position(source, range.start),
+        None => (e.line().unwrap_or(1), 1),
+    };
+    TemplateError {
+        message: message(e),
+        line,
+        column,
+    }
+}
+
+/// A runtime error as a message with its position in the user's source.
+fn runtime_error(source: &str, e: &Error, to_source: impl Fn(usize) -> usize) -> String {
+    match e.range() {
+        Some(range) => format!(
+            "{}: {}",
+            position_text(source, to_source(range.start)),
+            message(e)
+        ),
+        None => match e.line() {
+            Some(line) if !source.is_empty() => format!("line {line}: {}", message(e)),
+            _ => message(e),
+        },
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests of hookflow-expr: one `check` helper per feature, data-driven with expect-test.
+
+mod conditions;
+mod math;
+mod templates;
+mod utils;
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<hookflow_expr::Templates>();
+    assert_send_sync::<hookflow_expr::Template>();
+    assert_send_sync::<hookflow_expr::CompiledNode>();
+    assert_send_sync::<hookflow_expr::Outcome>();
+    assert_send_sync::<hookflow_expr::Rendered>();
+}
