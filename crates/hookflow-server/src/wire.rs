@@ -184,7 +184,7 @@ impl From<&Event> for EventOut {
             summary: e.into(),
             path: e.path.clone(),
             query: e.query.clone(),
-            headers: hookflow_engine::context::headers_object(&e.headers),
+            headers: masked_headers(&e.headers),
             custom_variables: e
                 .parsed
                 .get("custom_variables")
@@ -207,6 +207,21 @@ impl From<&Event> for EventOut {
             execution_id: e.execution_id.as_ref().map(ToString::to_string),
         }
     }
+}
+
+/// Request headers that carry the sender's credentials; the log shows them masked.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+fn masked_headers(headers: &[(String, String)]) -> Value {
+    let mut out = hookflow_engine::context::headers_object(headers);
+    if let Some(map) = out.as_object_mut() {
+        for name in CREDENTIAL_HEADERS {
+            if let Some(v) = map.get_mut(*name) {
+                *v = Value::String("[redacted]".into());
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -23,8 +23,17 @@ impl TestDatabase {
     /// A new SQLite file in a temporary folder.
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let path = dir.path().join("hookflow.db").to_string_lossy().into_owned();
-        Self { label: "sqlite", url: format!("sqlite:{path}"), backend: Backend::Sqlite(path), _dir: Some(dir) }
+        let path = dir
+            .path()
+            .join("hookflow.db")
+            .to_string_lossy()
+            .into_owned();
+        Self {
+            label: "sqlite",
+            url: format!("sqlite:{path}"),
+            backend: Backend::Sqlite(path),
+            _dir: Some(dir),
+        }
     }
 
     /// A new, empty database on the server `HOOKFLOW_TEST_POSTGRES_URL` names,
@@ -39,12 +48,22 @@ impl TestDatabase {
             hookflow_core::Timestamp::now().as_millis(),
             rand::thread_rng().gen::<u32>()
         );
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create a test database");
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect to the test PostgreSQL server");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create a test database");
         drop_stale(&mut conn).await;
         let _ = conn.close().await;
         let url = with_database(&admin, &name);
-        Some(Self { label: "postgres", backend: Backend::Postgres(url.clone()), url, _dir: None })
+        Some(Self {
+            label: "postgres",
+            backend: Backend::Postgres(url.clone()),
+            url,
+            _dir: None,
+        })
     }
 
     /// SQLite, and PostgreSQL when configured.
@@ -55,21 +74,32 @@ impl TestDatabase {
     }
 
     pub async fn store(&self) -> Arc<SqlStore> {
-        Arc::new(SqlStore::connect(&StoreOptions::new(self.backend.clone())).await.expect("open the test store"))
+        Arc::new(
+            SqlStore::connect(&StoreOptions::new(self.backend.clone()))
+                .await
+                .expect("open the test store"),
+        )
     }
 }
 
 /// Drops test databases left behind more than an hour ago by earlier runs.
 async fn drop_stale(conn: &mut sqlx::PgConnection) {
     let cutoff = hookflow_core::Timestamp::now().as_millis() - 3_600_000;
-    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'hf_test_%'")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap_or_default();
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'hf_test_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
     for (name,) in names {
-        let made: i64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(i64::MAX);
+        let made: i64 = name
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(i64::MAX);
         if made < cutoff {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut *conn).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut *conn)
+                .await;
         }
     }
 }
@@ -96,8 +126,14 @@ mod tests {
     #[test]
     fn with_database_swaps_the_name() {
         use super::with_database;
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u@h/postgres?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

@@ -52,7 +52,9 @@ pub fn setup_tracing(json: bool, for_test: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("hookflow=info,hookflow_server=info,hookflow_engine=info,hookflow_store=info,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match (json, for_test) {
         (true, false) => builder.json().try_init(),
         (false, false) => builder.try_init(),

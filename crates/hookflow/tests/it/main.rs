@@ -1,0 +1,12 @@
+//! End-to-end tests of the product as a user meets it: real HTTP on
+//! 127.0.0.1, a real database (SQLite always, PostgreSQL when
+//! `HOOKFLOW_TEST_POSTGRES_URL` is set), and the `hookflow` binary itself
+//! where a process must die.
+
+mod api;
+mod corpus;
+mod ingest;
+mod isolation;
+mod openapi;
+mod process;
+mod utils;

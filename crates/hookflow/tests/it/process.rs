@@ -1,0 +1,169 @@
+//! The `hookflow` binary as a process: SIGKILL right after acknowledged
+//! ingests loses nothing.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use hookflow_core::{EventId, ExecutionId};
+use hookflow_engine::Store;
+use hookflow_test_support::TestDatabase;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
+
+/// Starts `hookflow serve` on a free port; answers the child and its base URL.
+async fn serve(db: &TestDatabase) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start hookflow serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("hookflow printed its address in time")
+        .unwrap()
+        .expect("a line on stdout");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("an address")
+        .to_owned();
+    (child, url)
+}
+
+#[tokio::test]
+async fn sigkill_after_acknowledged_ingests_loses_nothing() {
+    for db in TestDatabase::all().await {
+        let out = Command::new(BIN)
+            .args(["workspace", "create", "acme", "--database", &db.url])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let token = created["token"].as_str().unwrap().to_owned();
+
+        let (mut child, base) = serve(&db).await;
+        let client = reqwest::Client::new();
+        let c: Value = client
+            .post(format!("{base}/api/v1/connectors"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Orders"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = c["url"].as_str().unwrap().to_owned();
+
+        // Eight senders post as fast as they can; the server is killed once 300 are acknowledged.
+        let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (enough_tx, enough_rx) = tokio::sync::watch::channel(false);
+        let mut senders = Vec::new();
+        for sender in 0..8 {
+            let (client, url, acked, enough_tx) = (
+                client.clone(),
+                url.clone(),
+                acked.clone(),
+                enough_tx.clone(),
+            );
+            senders.push(tokio::spawn(async move {
+                for n in 0.. {
+                    let body =
+                        json!({"sender": sender, "n": n, "order": {"id": format!("{sender}-{n}")}});
+                    let Ok(r) = client.post(&url).json(&body).send().await else {
+                        return;
+                    };
+                    if !r.status().is_success() {
+                        return;
+                    }
+                    let Ok(answer) = r.json::<Value>().await else {
+                        return;
+                    };
+                    let mut acked = acked.lock().unwrap();
+                    acked.push(answer["event_id"].as_str().unwrap().to_owned());
+                    if acked.len() >= 300 {
+                        let _ = enough_tx.send(true);
+                    }
+                }
+            }));
+        }
+        let mut enough = enough_rx;
+        tokio::time::timeout(std::time::Duration::from_secs(60), enough.wait_for(|e| *e))
+            .await
+            .unwrap()
+            .unwrap();
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+        for s in senders {
+            s.await.unwrap();
+        }
+        let acked = acked.lock().unwrap().clone();
+        assert!(acked.len() >= 300, "{}", db.label);
+
+        // Every acknowledged event and its execution job are in the database.
+        let store = hookflow::open_store(&db.backend).await.unwrap();
+        let ws = created["workspace_id"].as_str().unwrap().parse().unwrap();
+        let mut executions = Vec::new();
+        for id in &acked {
+            let event = store
+                .get_event(&ws, &id.parse::<EventId>().unwrap())
+                .await
+                .unwrap();
+            let event =
+                event.unwrap_or_else(|| panic!("{}: acknowledged event {id} was lost", db.label));
+            let execution: ExecutionId = event.execution_id.expect("an execution");
+            assert!(
+                store
+                    .job_for_target(execution.as_str())
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{}: job of {id} lost",
+                db.label
+            );
+            executions.push(id.clone());
+        }
+        store.close().await;
+
+        // After a restart, every acknowledged event's execution completes.
+        let (mut child, base) = serve(&db).await;
+        for id in &executions {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let e: Value = client
+                    .get(format!("{base}/api/v1/events/{id}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if e["status"] == "succeeded" {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{}: {id} stuck in {}",
+                    db.label,
+                    e["status"]
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+    }
+}
