@@ -44,10 +44,7 @@ pub struct InvalidId {
 }
 
 fn valid_body(body: &str) -> bool {
-    body.len() == BODY_LEN
-        && body
-            .bytes()
-            .all(|b| CROCKFORD.contains(&b.to_ascii_uppercase()))
+    body.len() == BODY_LEN && body.bytes().all(|b| CROCKFORD.contains(&b.to_ascii_uppercase()))
 }
 
 macro_rules! id_type {

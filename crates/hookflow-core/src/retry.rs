@@ -26,9 +26,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("`{s}` is not a duration: bad number `{}`", &rest[..digits]))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = rest[..unit_len].trim();
         rest = &rest[unit_len..];
         let millis = match unit {
@@ -38,11 +36,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "h" | "hr" | "hour" | "hours" => 3_600_000.0,
             "d" | "day" | "days" => 86_400_000.0,
             "w" | "week" | "weeks" => 604_800_000.0,
-            "" => {
-                return Err(format!(
-                    "`{s}` is not a duration: a unit is missing (ms, s, m, h, d)"
-                ))
-            }
+            "" => return Err(format!("`{s}` is not a duration: a unit is missing (ms, s, m, h, d)")),
             other => {
                 return Err(format!(
                     "`{s}` is not a duration: unknown unit `{other}` (ms, s, m, h, d)"
@@ -80,21 +74,14 @@ impl RetryPolicy {
     /// `initial * 4^(attempt-1)`, capped at `max_delay`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let factor = 4u32.saturating_pow(attempt.saturating_sub(1));
-        self.initial_delay
-            .saturating_mul(factor)
-            .min(self.max_delay)
+        self.initial_delay.saturating_mul(factor).min(self.max_delay)
     }
 
     /// The delay before the next attempt after failed attempt `attempt`, or
     /// `None` when no attempt is left. Full jitter: uniform in `[ceiling/2, ceiling]`
     /// given `unit` uniform in `[0, 1)`, and never shorter than `retry_after`
     /// (the peer's `Retry-After`, capped at `max_delay`).
-    pub fn next_delay(
-        &self,
-        attempt: u32,
-        unit: f64,
-        retry_after: Option<Duration>,
-    ) -> Option<Duration> {
+    pub fn next_delay(&self, attempt: u32, unit: f64, retry_after: Option<Duration>) -> Option<Duration> {
         if attempt >= self.attempts {
             return None;
         }
@@ -122,18 +109,14 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         assert!(parse_duration("").is_err());
-        assert!(parse_duration("5x")
-            .unwrap_err()
-            .contains("unknown unit `x`"));
+        assert!(parse_duration("5x").unwrap_err().contains("unknown unit `x`"));
         assert!(parse_duration("m").is_err());
     }
 
     #[test]
     fn default_policy_spans_about_an_hour() {
         let p = RetryPolicy::default();
-        let worst: Duration = (1..p.attempts)
-            .map(|a| p.next_delay(a, 1.0, None).unwrap())
-            .sum();
+        let worst: Duration = (1..p.attempts).map(|a| p.next_delay(a, 1.0, None).unwrap()).sum();
         assert_eq!(worst, Duration::from_secs(30 + 120 + 480 + 1920));
         assert_eq!(p.next_delay(5, 0.5, None), None);
         assert_eq!(
@@ -146,9 +129,7 @@ mod tests {
 /// Parses a byte size: `10MiB`, `512KiB`, `1GiB`, `10MB`, `2048` (bytes).
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let number: f64 = number
         .parse()

@@ -34,9 +34,7 @@ impl Timestamp {
 
     /// Parses RFC 3339 (any offset).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
-        s.parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| Self(t.as_millisecond()))
+        s.parse::<jiff::Timestamp>().ok().map(|t| Self(t.as_millisecond()))
     }
 }
 
@@ -61,8 +59,7 @@ impl serde::Serialize for Timestamp {
 impl<'de> serde::Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse_rfc3339(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 date-time")))
+        Self::parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 date-time")))
     }
 }
 
@@ -75,9 +72,6 @@ mod tests {
         let t = Timestamp::from_millis(1_763_780_645_678);
         assert_eq!(t.to_rfc3339(), "2025-11-22T03:04:05.678Z");
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
-        assert_eq!(
-            Timestamp::parse_rfc3339("2025-11-22T08:34:05.678+05:30"),
-            Some(t)
-        );
+        assert_eq!(Timestamp::parse_rfc3339("2025-11-22T08:34:05.678+05:30"), Some(t));
     }
 }

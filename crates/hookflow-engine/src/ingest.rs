@@ -27,12 +27,7 @@ impl IngestQueue {
     /// notified after every commit that queued work, so a local worker starts at once.
     pub fn start(store: Arc<dyn Store>, in_flight: usize, wake: Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(writer(
-            store,
-            rx,
-            Arc::new(Semaphore::new(in_flight.max(1))),
-            wake,
-        ));
+        tokio::spawn(writer(store, rx, Arc::new(Semaphore::new(in_flight.max(1))), wake));
         Self { tx }
     }
 

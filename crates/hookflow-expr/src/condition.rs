@@ -72,11 +72,7 @@ pub struct Condition {
     pub left: Json,
     pub op: Op,
     /// Required unless [`Op::needs_right`] is false. `"right": null` is a null value, not absent.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub right: Option<Json>,
 }
 
@@ -90,9 +86,7 @@ impl<'de> Deserialize<'de> for Node {
         use serde::de::Error as _;
         let value = Json::deserialize(d)?;
         if is_group(&value) {
-            Group::deserialize(value)
-                .map(Node::Group)
-                .map_err(D::Error::custom)
+            Group::deserialize(value).map(Node::Group).map_err(D::Error::custom)
         } else {
             Condition::deserialize(value)
                 .map(Node::Condition)
@@ -203,11 +197,7 @@ impl Op {
     }
 
     fn valid_list() -> String {
-        Op::ALL
-            .iter()
-            .map(|op| op.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        Op::ALL.iter().map(|op| op.as_str()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -327,25 +317,17 @@ pub struct ConditionResult {
 }
 
 /// Checks and compiles a condition or group given as JSON, reporting every mistake.
-pub fn compile_condition(
-    templates: &Templates,
-    node: &Json,
-) -> Result<CompiledNode, Vec<ConditionError>> {
+pub fn compile_condition(templates: &Templates, node: &Json) -> Result<CompiledNode, Vec<ConditionError>> {
     let mut errors = Vec::new();
     let compiled = compile_node_at(templates, node, String::new(), &mut errors);
     match compiled {
-        Some(root) if errors.is_empty() => Ok(CompiledNode {
-            root: Arc::new(root),
-        }),
+        Some(root) if errors.is_empty() => Ok(CompiledNode { root: Arc::new(root) }),
         _ => Err(errors),
     }
 }
 
 /// Compiles a typed [`Node`]; the same checks as [`compile_condition`].
-pub fn compile_node(
-    templates: &Templates,
-    node: &Node,
-) -> Result<CompiledNode, Vec<ConditionError>> {
+pub fn compile_node(templates: &Templates, node: &Node) -> Result<CompiledNode, Vec<ConditionError>> {
     match serde_json::to_value(node) {
         Ok(json) => compile_condition(templates, &json),
         Err(e) => Err(vec![ConditionError {
@@ -391,7 +373,11 @@ fn compile_node_at(
     errors: &mut Vec<ConditionError>,
 ) -> Option<Compiled> {
     let Some(map) = node.as_object() else {
-        error(errors, path, "expected a condition {\"left\", \"op\", \"right\"} or a group {\"match\", \"conditions\"}");
+        error(
+            errors,
+            path,
+            "expected a condition {\"left\", \"op\", \"right\"} or a group {\"match\", \"conditions\"}",
+        );
         return None;
     };
     if is_group(node) {
@@ -409,20 +395,11 @@ fn compile_node_at(
                 .iter()
                 .enumerate()
                 .filter_map(|(i, item)| {
-                    compile_node_at(
-                        templates,
-                        item,
-                        join(&path, &format!("conditions[{i}]")),
-                        errors,
-                    )
+                    compile_node_at(templates, item, join(&path, &format!("conditions[{i}]")), errors)
                 })
                 .collect(),
             Some(_) => {
-                error(
-                    errors,
-                    join(&path, "conditions"),
-                    "must be a list of conditions",
-                );
+                error(errors, join(&path, "conditions"), "must be a list of conditions");
                 Vec::new()
             }
             None => {
@@ -434,10 +411,7 @@ fn compile_node_at(
     }
 
     let before = errors.len();
-    for key in map
-        .keys()
-        .filter(|k| !["left", "op", "right"].contains(&k.as_str()))
-    {
+    for key in map.keys().filter(|k| !["left", "op", "right"].contains(&k.as_str())) {
         error(
             errors,
             join(&path, key),
@@ -456,10 +430,7 @@ fn compile_node_at(
             error(
                 errors,
                 join(&path, "op"),
-                format!(
-                    "must be an operator name; valid operators: {}",
-                    Op::valid_list()
-                ),
+                format!("must be an operator name; valid operators: {}", Op::valid_list()),
             );
             None
         }
@@ -480,9 +451,7 @@ fn compile_node_at(
         }
     };
     let right = match (op, map.get("right")) {
-        (Some(op), Some(value)) if op.needs_right() => {
-            compile_operand(templates, value, join(&path, "right"), errors)
-        }
+        (Some(op), Some(value)) if op.needs_right() => compile_operand(templates, value, join(&path, "right"), errors),
         (Some(op), None) if op.needs_right() => {
             error(
                 errors,
@@ -498,11 +467,7 @@ fn compile_node_at(
         if op.base() == Op::Matches {
             match build_regex(&text(pattern), op.is_case_insensitive()) {
                 Ok(r) => regex = Some(r),
-                Err(e) => error(
-                    errors,
-                    join(&path, "right"),
-                    format!("invalid regular expression: {e}"),
-                ),
+                Err(e) => error(errors, join(&path, "right"), format!("invalid regular expression: {e}")),
             }
         }
     }
@@ -537,9 +502,7 @@ fn compile_operand(
             let parts: Vec<Option<Operand>> = items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    compile_operand(templates, item, join(&path, &format!("[{i}]")), errors)
-                })
+                .map(|(i, item)| compile_operand(templates, item, join(&path, &format!("[{i}]")), errors))
                 .collect();
             let parts: Vec<Operand> = parts.into_iter().collect::<Option<_>>()?;
             if parts.iter().all(|p| matches!(p, Operand::Literal(_))) {
@@ -557,10 +520,7 @@ fn compile_operand(
                     } else {
                         format!("[{}]", Json::String(k.clone()))
                     };
-                    (
-                        k.clone(),
-                        compile_operand(templates, item, join(&path, &field), errors),
-                    )
+                    (k.clone(), compile_operand(templates, item, join(&path, &field), errors))
                 })
                 .collect();
             let parts: Vec<(String, Operand)> = parts
@@ -594,10 +554,7 @@ fn eval_node(templates: &Templates, node: &Compiled, ctx: &Arc<Json>, out: &mut 
     match node {
         Compiled::Group { any, children } => {
             // Every child is evaluated, so the detail shows every condition.
-            let results: Vec<bool> = children
-                .iter()
-                .map(|c| eval_node(templates, c, ctx, out))
-                .collect();
+            let results: Vec<bool> = children.iter().map(|c| eval_node(templates, c, ctx, out)).collect();
             if *any {
                 results.contains(&true)
             } else {
@@ -643,12 +600,7 @@ fn render(templates: &Templates, operand: &Operand, ctx: &Arc<Json>, out: &mut O
                 .extend(rendered.errors.into_iter().map(|e| format!("{path}: {e}")));
             rendered.value
         }
-        Operand::Array(items) => Json::Array(
-            items
-                .iter()
-                .map(|i| render(templates, i, ctx, out))
-                .collect(),
-        ),
+        Operand::Array(items) => Json::Array(items.iter().map(|i| render(templates, i, ctx, out)).collect()),
         Operand::Object(fields) => Json::Object(
             fields
                 .iter()
@@ -748,9 +700,7 @@ fn needle(right: &Json, ci: bool) -> Result<String, String> {
 fn contains(left: &Json, right: &Json, ci: bool) -> Result<bool, String> {
     match left {
         Json::Array(items) => Ok(items.iter().any(|item| same(item, right, ci))),
-        Json::Object(map) => Ok(map
-            .keys()
-            .any(|key| fold(key, ci) == fold(&text(right), ci))),
+        Json::Object(map) => Ok(map.keys().any(|key| fold(key, ci) == fold(&text(right), ci))),
         _ => Ok(fold(&text(left), ci).contains(&needle(right, ci)?)),
     }
 }
@@ -903,7 +853,5 @@ fn parse_date(s: &str) -> Option<jiff::Timestamp> {
     if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
         return jiff::tz::TimeZone::UTC.to_timestamp(dt).ok();
     }
-    jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(s)
-        .ok()
+    jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(s).ok()
 }

@@ -124,16 +124,10 @@ fn json(value: &Value, indent: Option<usize>) -> Result<String, Error> {
             let formatter = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
             let mut out = Vec::new();
             let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-            serde::Serialize::serialize(&json, &mut ser)
-                .map(|()| String::from_utf8_lossy(&out).into_owned())
+            serde::Serialize::serialize(&json, &mut ser).map(|()| String::from_utf8_lossy(&out).into_owned())
         }
     };
-    text.map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("cannot serialize to JSON: {e}"),
-        )
-    })
+    text.map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot serialize to JSON: {e}")))
 }
 
 /// `"Hello, World!" | slugify` is `hello-world`: lowercase letters and digits,
@@ -167,12 +161,7 @@ fn b64decode(value: &Value) -> Result<String, Error> {
     let bytes = STANDARD_NO_PAD
         .decode(trimmed)
         .or_else(|_| URL_SAFE_NO_PAD.decode(trimmed))
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("b64decode: not base64: {e}"),
-            )
-        })?;
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("b64decode: not base64: {e}")))?;
     String::from_utf8(bytes).map_err(|_| {
         Error::new(
             ErrorKind::InvalidOperation,
@@ -209,11 +198,7 @@ mod tests {
 
     #[test]
     fn name_lists_match_the_environment() {
-        let mut known: Vec<&str> = BUILTIN_FILTERS
-            .iter()
-            .chain(CUSTOM_FILTERS)
-            .copied()
-            .collect();
+        let mut known: Vec<&str> = BUILTIN_FILTERS.iter().chain(CUSTOM_FILTERS).copied().collect();
         known.sort_unstable();
         assert_eq!(registered("filters"), known);
         assert_eq!(registered("tests"), BUILTIN_TESTS);

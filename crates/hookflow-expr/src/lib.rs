@@ -35,8 +35,8 @@ mod template;
 mod track;
 
 pub use condition::{
-    compile_condition, compile_node, evaluate, evaluate_shared, CompiledNode, Condition,
-    ConditionError, ConditionResult, Group, Match, Node, Op, Outcome, UnknownOp,
+    compile_condition, compile_node, evaluate, evaluate_shared, CompiledNode, Condition, ConditionError,
+    ConditionResult, Group, Match, Node, Op, Outcome, UnknownOp,
 };
 pub use math::{eval_math, MathError};
 pub use template::{Rendered, Template, TemplateError, Templates};

@@ -363,13 +363,8 @@ fn div(a: Num, b: Num) -> Num {
 fn rem(a: Num, b: Num) -> Num {
     match (a, b) {
         (Num::Int(x), Num::Int(y)) => int_or_float(
-            x.checked_rem(y).map(|r| {
-                if r != 0 && (r < 0) != (y < 0) {
-                    r + y
-                } else {
-                    r
-                }
-            }),
+            x.checked_rem(y)
+                .map(|r| if r != 0 && (r < 0) != (y < 0) { r + y } else { r }),
             || 0.0,
         ),
         _ => {
@@ -419,13 +414,8 @@ fn call(name: &str, args: &[Num]) -> Result<Num, String> {
         "round" => match args {
             [x] => Ok(round_to(*x, 0)),
             [x, Num::Int(digits)] => Ok(round_to(*x, *digits)),
-            [_, Num::Float(d)] => Err(format!(
-                "round(): the number of digits must be a whole number, got {d}"
-            )),
-            _ => Err(format!(
-                "round() takes 1 or 2 arguments, got {}",
-                args.len()
-            )),
+            [_, Num::Float(d)] => Err(format!("round(): the number of digits must be a whole number, got {d}")),
+            _ => Err(format!("round() takes 1 or 2 arguments, got {}", args.len())),
         },
         "min" | "max" => {
             let (first, rest) = args

@@ -37,13 +37,9 @@ pub(crate) fn check_names(source: &str) -> Result<(), TemplateError> {
             b'{' => i = scan_tag(source, i, "}}")?,
             b'%' => {
                 let body = source[i..].trim_start_matches(['-', '+']).trim_start();
-                if body.starts_with("raw")
-                    && !body[3..].starts_with(|c: char| c == '_' || c.is_ascii_alphanumeric())
-                {
+                if body.starts_with("raw") && !body[3..].starts_with(|c: char| c == '_' || c.is_ascii_alphanumeric()) {
                     let end = source[i..].find("endraw").map_or(source.len(), |e| i + e);
-                    i = source[end..]
-                        .find("%}")
-                        .map_or(source.len(), |e| end + e + 2);
+                    i = source[end..].find("%}").map_or(source.len(), |e| end + e + 2);
                 } else {
                     i = scan_tag(source, i, "%}")?;
                 }
@@ -82,13 +78,7 @@ fn scan_tag(source: &str, start: usize, close: &str) -> Result<usize, TemplateEr
                 let ident = &source[ident_start..j];
                 prev = match prev {
                     Prev::Pipe | Prev::FilterTag => {
-                        check(
-                            source,
-                            ident_start,
-                            ident,
-                            "filter",
-                            &[BUILTIN_FILTERS, CUSTOM_FILTERS],
-                        )?;
+                        check(source, ident_start, ident, "filter", &[BUILTIN_FILTERS, CUSTOM_FILTERS])?;
                         Prev::Other
                     }
                     Prev::Is if ident == "not" => Prev::IsNot,
@@ -139,13 +129,7 @@ fn scan_tag(source: &str, start: usize, close: &str) -> Result<usize, TemplateEr
     Ok(bytes.len())
 }
 
-fn check(
-    source: &str,
-    at: usize,
-    name: &str,
-    what: &str,
-    known: &[&[&str]],
-) -> Result<(), TemplateError> {
+fn check(source: &str, at: usize, name: &str, what: &str, known: &[&[&str]]) -> Result<(), TemplateError> {
     if known.iter().any(|list| list.contains(&name)) {
         return Ok(());
     }

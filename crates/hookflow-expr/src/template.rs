@@ -54,10 +54,7 @@ enum Kind {
     Text(Environment<'static>),
     /// Exactly one `{{ expression }}`: keeps the expression's type.
     /// `offset` is where the expression starts in the source.
-    Expr {
-        env: Environment<'static>,
-        offset: usize,
-    },
+    Expr { env: Environment<'static>, offset: usize },
 }
 
 /// What a render produced.
@@ -205,11 +202,7 @@ impl Templates {
             }
         };
         let missing = expand_missing(recorder.take(), &inner.chains);
-        Rendered {
-            value,
-            missing,
-            errors,
-        }
+        Rendered { value, missing, errors }
     }
 
     /// Compiles and renders in one go, for one-off use.
@@ -258,10 +251,7 @@ fn single_expression(source: &str) -> Option<(usize, &str)> {
     let inner = trimmed.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
     let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
-    if ["{{", "}}", "{%", "%}", "{#", "#}"]
-        .iter()
-        .any(|m| inner.contains(m))
-    {
+    if ["{{", "}}", "{%", "%}", "{#", "#}"].iter().any(|m| inner.contains(m)) {
         return None;
     }
     let expr = inner.trim();
@@ -280,10 +270,7 @@ fn expand_missing(misses: Vec<String>, chains: &[String]) -> Vec<String> {
     for miss in misses {
         let below: Vec<&String> = chains
             .iter()
-            .filter(|c| {
-                c.strip_prefix(miss.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-            })
+            .filter(|c| c.strip_prefix(miss.as_str()).is_some_and(|rest| rest.starts_with('.')))
             .collect();
         let found: Vec<String> = if below.is_empty() || chains.contains(&miss) {
             vec![miss]
@@ -348,11 +335,7 @@ fn compile_error(source: &str, e: &Error) -> TemplateError {
 /// A runtime error as a message with its position in the user's source.
 fn runtime_error(source: &str, e: &Error, to_source: impl Fn(usize) -> usize) -> String {
     match e.range() {
-        Some(range) => format!(
-            "{}: {}",
-            position_text(source, to_source(range.start)),
-            message(e)
-        ),
+        Some(range) => format!("{}: {}", position_text(source, to_source(range.start)), message(e)),
         None => match e.line() {
             Some(line) if !source.is_empty() => format!("line {line}: {}", message(e)),
             _ => message(e),

@@ -56,11 +56,7 @@ impl fmt::Debug for Tracked {
 }
 
 impl Tracked {
-    pub(crate) fn root(
-        root: Arc<Json>,
-        recorder: Arc<Recorder>,
-        ignored_roots: Arc<HashSet<String>>,
-    ) -> Value {
+    pub(crate) fn root(root: Arc<Json>, recorder: Arc<Recorder>, ignored_roots: Arc<HashSet<String>>) -> Value {
         Value::from_object(Tracked {
             root,
             segs: Vec::new(),
@@ -164,9 +160,7 @@ impl Object for Tracked {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         match self.json() {
-            Json::Object(map) => {
-                Enumerator::Values(map.keys().map(|k| Value::from(k.as_str())).collect())
-            }
+            Json::Object(map) => Enumerator::Values(map.keys().map(|k| Value::from(k.as_str())).collect()),
             Json::Array(items) => Enumerator::Seq(items.len()),
             _ => Enumerator::Empty,
         }

@@ -19,8 +19,7 @@ pub struct Attribute {
 /// Words that cannot follow a dot in a template path because the template language reads them
 /// as keywords or literals.
 const RESERVED: &[&str] = &[
-    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
-    "loop",
+    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else", "loop",
 ];
 
 /// Lists every node of `value` below the root, depth first in document order: objects, arrays
@@ -47,12 +46,7 @@ pub fn attributes(prefix: &str, value: &Value, max_array_items: usize) -> Vec<At
 }
 
 /// Pushes the children of `node` so that the first child is popped first.
-fn push_children<'a>(
-    stack: &mut Vec<(String, &'a Value)>,
-    path: &str,
-    node: &'a Value,
-    max_array_items: usize,
-) {
+fn push_children<'a>(stack: &mut Vec<(String, &'a Value)>, path: &str, node: &'a Value, max_array_items: usize) {
     match node {
         Value::Object(map) => {
             let children: Vec<_> = map.iter().map(|(k, v)| (key_path(path, k), v)).collect();
@@ -97,8 +91,6 @@ fn key_path(parent: &str, key: &str) -> String {
 
 fn is_plain_identifier(key: &str) -> bool {
     let mut chars = key.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !RESERVED.contains(&key)
 }

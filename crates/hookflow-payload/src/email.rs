@@ -16,17 +16,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     match message.headers().first() {
         None => return Err(invalid("no header fields found")),
         Some(first) if !is_field_name(first.name()) => {
-            return Err(invalid(
-                "the first line is not a header field (`Name: value`)",
-            ));
+            return Err(invalid("the first line is not a header field (`Name: value`)"));
         }
         Some(_) => {}
     }
     let basic = ["From", "To", "Subject", "Date", "Message-ID"];
     if basic.iter().all(|name| message.header_raw(*name).is_none()) {
-        return Err(invalid(
-            "none of From, To, Subject, Date, Message-ID is present",
-        ));
+        return Err(invalid("none of From, To, Subject, Date, Message-ID is present"));
     }
     let raw = message.raw_message();
 
@@ -42,9 +38,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
             _ => {
                 let start = header.offset_start() as usize;
                 let end = (header.offset_end() as usize).min(raw.len());
-                unfold(&String::from_utf8_lossy(
-                    raw.get(start..end).unwrap_or_default(),
-                ))
+                unfold(&String::from_utf8_lossy(raw.get(start..end).unwrap_or_default()))
             }
         };
         headers.insert(name, Value::String(value));

@@ -13,11 +13,7 @@ pub fn parse_query(raw_query: &str) -> Map<String, Value> {
 pub(crate) fn parse_pairs(input: &[u8]) -> Map<String, Value> {
     let mut map = Map::new();
     for (key, value) in form_urlencoded::parse(input) {
-        crate::insert_repeated(
-            &mut map,
-            key.into_owned(),
-            Value::String(value.into_owned()),
-        );
+        crate::insert_repeated(&mut map, key.into_owned(), Value::String(value.into_owned()));
     }
     map
 }

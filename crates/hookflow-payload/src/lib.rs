@@ -275,11 +275,7 @@ impl ParseError {
 /// `content_type` is the raw `Content-Type` header (parameters included), `None` or blank when
 /// the request had none. `query` is the result of [`parse_query`]; it becomes the body of a
 /// request without one.
-pub fn parse_body(
-    content_type: Option<&str>,
-    body: &[u8],
-    query: &Map<String, Value>,
-) -> Result<Parsed, ParseError> {
+pub fn parse_body(content_type: Option<&str>, body: &[u8], query: &Map<String, Value>) -> Result<Parsed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(parsed(BodyKind::Empty, Value::Object(query.clone())));
     }
@@ -294,10 +290,7 @@ pub fn parse_body(
         return xml::parse(body).map(|value| parsed(BodyKind::Xml, value));
     }
     match (ty, subtype) {
-        ("application", "x-www-form-urlencoded") => Ok(parsed(
-            BodyKind::Form,
-            Value::Object(form::parse_pairs(body)),
-        )),
+        ("application", "x-www-form-urlencoded") => Ok(parsed(BodyKind::Form, Value::Object(form::parse_pairs(body)))),
         ("multipart", "form-data") => {
             let boundary = media.param("boundary").unwrap_or_default();
             let (fields, files) = multipart::parse(&boundary, body)?;

@@ -9,18 +9,13 @@ use serde_json::{Map, Value};
 use crate::{FileMeta, ParseError};
 
 /// Splits a body into fields (text parts and file objects) and file metadata.
-pub(crate) fn parse(
-    boundary: &str,
-    body: &[u8],
-) -> Result<(Map<String, Value>, Vec<FileMeta>), ParseError> {
+pub(crate) fn parse(boundary: &str, body: &[u8]) -> Result<(Map<String, Value>, Vec<FileMeta>), ParseError> {
     if boundary.is_empty() {
         return Err(invalid("the content type has no boundary parameter"));
     }
     let delimiter = format!("--{boundary}").into_bytes();
     let Some(mut current) = next_delimiter(body, 0, &delimiter) else {
-        return Err(invalid(format!(
-            "the boundary `--{boundary}` does not occur"
-        )));
+        return Err(invalid(format!("the boundary `--{boundary}` does not occur")));
     };
     let mut fields = Map::new();
     let mut files = Vec::new();
@@ -28,9 +23,7 @@ pub(crate) fn parse(
     while !current.is_close {
         let start = current.next;
         let Some(end) = next_delimiter(body, start, &delimiter) else {
-            return Err(invalid(format!(
-                "the closing boundary `--{boundary}--` is missing"
-            )));
+            return Err(invalid(format!("the closing boundary `--{boundary}--` is missing")));
         };
         let part = &body[start..end.content_end.max(start)];
         index += 1;
@@ -98,9 +91,7 @@ fn next_delimiter(body: &[u8], from: usize, delimiter: &[u8]) -> Option<Delimite
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 /// Reads one part (headers, blank line, content) into the fields.

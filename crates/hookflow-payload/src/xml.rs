@@ -29,9 +29,7 @@ impl Element {
         for attribute in start.attributes() {
             let attribute = attribute.map_err(|error| attribute_error(&error, at))?;
             let key = String::from_utf8_lossy(attribute.key.as_ref());
-            let value = attribute
-                .unescape_value()
-                .map_err(|error| text_error(error, at))?;
+            let value = attribute.unescape_value().map_err(|error| text_error(error, at))?;
             fields.insert(format!("@{key}"), Value::String(value.into_owned()));
         }
         Ok(Element {
@@ -114,10 +112,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Value, ParseError> {
     }
     let end = reader.buffer_position();
     if let Some(open) = stack.last() {
-        let message = format!(
-            "unexpected end of document: `<{}>` is not closed",
-            open.name
-        );
+        let message = format!("unexpected end of document: `<{}>` is not closed", open.name);
         return Err(error((end, message)));
     }
     root.ok_or_else(|| error((end, "no root element".to_owned())))
@@ -148,10 +143,9 @@ fn text_error(error: quick_xml::Error, start: u64) -> (u64, String) {
             let message = "`&` that does not start an entity (write `&amp;`)".to_owned();
             (start + range.start as u64, message)
         }
-        quick_xml::Error::Encoding(EncodingError::Utf8(utf8)) => (
-            start + utf8.valid_up_to() as u64,
-            "invalid UTF-8".to_owned(),
-        ),
+        quick_xml::Error::Encoding(EncodingError::Utf8(utf8)) => {
+            (start + utf8.valid_up_to() as u64, "invalid UTF-8".to_owned())
+        }
         other => (start, other.to_string()),
     }
 }

@@ -1,9 +1,7 @@
 //! Conditions of filter and paths steps: every operator, groups, validation.
 
 use expect_test::{expect, Expect};
-use hookflow_expr::{
-    compile_condition, compile_node, evaluate, CompiledNode, ConditionError, Node, Op, Templates,
-};
+use hookflow_expr::{compile_condition, compile_node, evaluate, CompiledNode, ConditionError, Node, Op, Templates};
 
 use crate::utils::{json, EVENT};
 
@@ -34,11 +32,7 @@ fn report(templates: &Templates, compiled: Result<CompiledNode, Vec<ConditionErr
     let mut out = format!("passed: {}\n", outcome.passed);
     for c in &outcome.detail {
         let path = if c.path.is_empty() { "-" } else { &c.path };
-        let right = c
-            .right
-            .as_ref()
-            .map(|r| format!(" {r}"))
-            .unwrap_or_default();
+        let right = c.right.as_ref().map(|r| format!(" {r}")).unwrap_or_default();
         out += &format!("{path}: {} {}{right} -> {}", c.left, c.op, c.passed);
         if let Some(reason) = &c.reason {
             out += &format!(" ({reason})");
@@ -529,11 +523,7 @@ fn operator_names() {
         .iter()
         .map(|op| {
             assert_eq!(op.as_str().parse::<Op>().as_ref(), Ok(op));
-            let right = if op.needs_right() {
-                "left, right"
-            } else {
-                "left"
-            };
+            let right = if op.needs_right() { "left, right" } else { "left" };
             format!("{op}({right})\n")
         })
         .collect();

@@ -18,11 +18,7 @@ fn check_in(ctx: &str, source: &str, expect: Expect) {
         Ok(template) => {
             let ctx = json(ctx);
             let rendered = templates.render(&template, &ctx);
-            assert_eq!(
-                rendered,
-                templates.render(&template, &ctx),
-                "a second render differs"
-            );
+            assert_eq!(rendered, templates.render(&template, &ctx), "a second render differs");
             assert_eq!(Ok(rendered.clone()), templates.render_str(source, &ctx));
             let mut out = format!("value: {}\n", rendered.value);
             if !rendered.value.is_string() {

@@ -44,8 +44,7 @@ pub const EVENT: &str = r#"{
 }"#;
 
 /// A webhook whose body is a JSON array.
-pub const ARRAY_BODY: &str =
-    r#"{"event": {"body": [{"email": "a@example.com"}, {"email": "b@example.com"}]}}"#;
+pub const ARRAY_BODY: &str = r#"{"event": {"body": [{"email": "a@example.com"}, {"email": "b@example.com"}]}}"#;
 
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).expect("fixture is valid JSON")

@@ -13,10 +13,7 @@ fn check(prefix: &str, json: &str, max_array_items: usize, expect: Expect) {
         out.push_str(&format!("template of the first: {}\n", first.template));
     }
     for attribute in &attributes {
-        out.push_str(&format!(
-            "{} {} {}\n",
-            attribute.path, attribute.kind, attribute.sample
-        ));
+        out.push_str(&format!("{} {} {}\n", attribute.path, attribute.kind, attribute.sample));
     }
     expect.assert_eq(&out);
 }

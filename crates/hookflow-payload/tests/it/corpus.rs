@@ -20,9 +20,7 @@ fn probe_segments(path: &str) -> Vec<Segment> {
     }
     let mut segments = Vec::new();
     for part in path.split('.') {
-        let (key, mut indexes) = part
-            .split_once('[')
-            .map_or((part, ""), |(k, rest)| (k, rest));
+        let (key, mut indexes) = part.split_once('[').map_or((part, ""), |(k, rest)| (k, rest));
         if !key.is_empty() {
             segments.push(Segment::Key(key.to_owned()));
         }
@@ -41,15 +39,9 @@ fn expected_path(segments: &[Segment]) -> String {
         match segment {
             Segment::Index(i) => path.push_str(&format!("[{i}]")),
             Segment::Key(key) => {
-                let plain = key
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                     && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && ![
-                        "true", "false", "none", "and", "or", "not", "in", "is", "if",
-                    ]
-                    .contains(&key.as_str());
+                    && !["true", "false", "none", "and", "or", "not", "in", "is", "if"].contains(&key.as_str());
                 if plain {
                     path.push('.');
                     path.push_str(key);
@@ -63,18 +55,14 @@ fn expected_path(segments: &[Segment]) -> String {
 }
 
 fn lookup<'a>(value: &'a Value, segments: &[Segment]) -> Option<&'a Value> {
-    segments
-        .iter()
-        .try_fold(value, |value, segment| match segment {
-            Segment::Key(key) => value.get(key),
-            Segment::Index(i) => value.get(i),
-        })
+    segments.iter().try_fold(value, |value, segment| match segment {
+        Segment::Key(key) => value.get(key),
+        Segment::Index(i) => value.get(i),
+    })
 }
 
 fn strip_one_newline(s: &str) -> &str {
-    s.strip_suffix("\r\n")
-        .or_else(|| s.strip_suffix('\n'))
-        .unwrap_or(s)
+    s.strip_suffix("\r\n").or_else(|| s.strip_suffix('\n')).unwrap_or(s)
 }
 
 /// The kind a content type of the corpus must give.
@@ -161,10 +149,7 @@ fn every_corpus_payload_parses_and_its_probes_resolve() {
                 }
             }
         }
-        let raw_email = parsed
-            .body
-            .get("email")
-            .filter(|_| parsed.kind == BodyKind::Multipart);
+        let raw_email = parsed.body.get("email").filter(|_| parsed.kind == BodyKind::Multipart);
         if let Some(Value::String(raw)) = raw_email {
             // SendGrid's raw mode: the whole message is a text field; it must parse as email.
             match parse_body(Some("message/rfc822"), raw.as_bytes(), &Map::new()) {
@@ -180,10 +165,7 @@ fn every_corpus_payload_parses_and_its_probes_resolve() {
         }
         if let Some(count) = entry["form_keys"].as_u64() {
             if value_count(&parsed.body) as u64 != count {
-                fail(format!(
-                    "{} form values, index says {count}",
-                    value_count(&parsed.body)
-                ));
+                fail(format!("{} form values, index says {count}", value_count(&parsed.body)));
             }
         }
         if entry["also_valid_as_query_string"] == Value::Bool(true) {

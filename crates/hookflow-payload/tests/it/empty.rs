@@ -9,10 +9,7 @@ fn check(query: &str, content_type: Option<&str>, body: &str, expect: Expect) {
     let query = hookflow_payload::parse_query(query);
     let custom_variables = serde_json::to_string(&query).unwrap();
     let result = hookflow_payload::parse_body(content_type, body.as_bytes(), &query);
-    expect.assert_eq(&format!(
-        "custom_variables {custom_variables}\n{}",
-        render(result)
-    ));
+    expect.assert_eq(&format!("custom_variables {custom_variables}\n{}", render(result)));
 }
 
 #[test]

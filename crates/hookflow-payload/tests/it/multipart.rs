@@ -5,13 +5,7 @@ use crate::utils::{no_query, render};
 /// Parses the fixture as written (LF line endings) and again with CRLF line endings; both must
 /// give the same result (up to the line endings inside text values).
 fn check(content_type: &str, body: &str, expect: Expect) {
-    let parse = |body: &[u8]| {
-        render(hookflow_payload::parse_body(
-            Some(content_type),
-            body,
-            &no_query(),
-        ))
-    };
+    let parse = |body: &[u8]| render(hookflow_payload::parse_body(Some(content_type), body, &no_query()));
     let lf = parse(body.as_bytes());
     // Text keeps its line endings, so CRLF text shows as `\r\n` inside JSON strings.
     let crlf = parse(body.replace('\n', "\r\n").as_bytes()).replace(r"\r\n", r"\n");

@@ -38,10 +38,7 @@ pub(crate) fn verify_paths(attributes: &[Attribute], event: &Value) -> Vec<Strin
     let mut problems = Vec::new();
     for attribute in attributes {
         if attribute.template != format!("{{{{ event.{} }}}}", attribute.path) {
-            problems.push(format!(
-                "{}: template {}",
-                attribute.path, attribute.template
-            ));
+            problems.push(format!("{}: template {}", attribute.path, attribute.template));
         }
         let got = env
             .compile_expression(&format!("event.{}", attribute.path))
