@@ -75,10 +75,31 @@ string_enum!(
 impl EventStatus {
     /// True once nothing more will happen to the event without a replay.
     pub const fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Filtered | Self::Failed | Self::Rejected
-        )
+        matches!(self, Self::Succeeded | Self::Filtered | Self::Failed | Self::Rejected)
+    }
+}
+
+string_enum!(
+    /// Where one step of an execution stands in the journal.
+    StepStatus {
+        /// Done; its output is final and the step never runs again.
+        Succeeded = "succeeded",
+        /// A filter that did not pass: the execution (or the branch or
+        /// iteration holding it) stopped here.
+        Filtered = "filtered",
+        /// A delay whose time has not come.
+        Waiting = "waiting",
+        /// Failed for now; it will be tried again.
+        Retrying = "retrying",
+        /// Failed for good.
+        Failed = "failed",
+    }
+);
+
+impl StepStatus {
+    /// True when the step must not run again.
+    pub const fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Filtered | Self::Failed)
     }
 }
 
@@ -112,10 +133,7 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        assert_eq!(
-            "waiting".parse::<EventStatus>().unwrap(),
-            EventStatus::Waiting
-        );
+        assert_eq!("waiting".parse::<EventStatus>().unwrap(), EventStatus::Waiting);
         assert_eq!(EventStatus::Waiting.to_string(), "waiting");
         let err = "sleeping".parse::<EventStatus>().unwrap_err();
         assert_eq!(

@@ -91,23 +91,14 @@ pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldErr
     let mut errors = Vec::new();
     obj.entry("response").or_insert(Value::Null);
     obj.entry("field_mapping").or_insert(Value::Null);
-    obj.entry("steps")
-        .or_insert_with(|| Value::Array(Vec::new()));
+    obj.entry("steps").or_insert_with(|| Value::Array(Vec::new()));
     check_response(obj.get("response"), &mut errors);
     match obj.get("field_mapping") {
         Some(Value::Null | Value::Object(_)) | None => {}
-        Some(_) => errors.push(FieldError::new(
-            "field_mapping",
-            "must be an object or null",
-        )),
+        Some(_) => errors.push(FieldError::new("field_mapping", "must be an object or null")),
     }
     match obj.get("steps") {
-        Some(Value::Array(steps)) => check_steps(
-            steps,
-            "steps",
-            &mut std::collections::HashSet::new(),
-            &mut errors,
-        ),
+        Some(Value::Array(steps)) => check_steps(steps, "steps", &mut std::collections::HashSet::new(), &mut errors),
         _ => errors.push(FieldError::new("steps", "must be an array of steps")),
     }
     if errors.is_empty() {
@@ -158,10 +149,7 @@ fn check_steps(
     for (i, step) in steps.iter().enumerate() {
         let here = format!("{path}[{i}]");
         let Some(obj) = step.as_object() else {
-            errors.push(FieldError::new(
-                here,
-                "a step must be an object with an id and a type",
-            ));
+            errors.push(FieldError::new(here, "a step must be an object with an id and a type"));
             continue;
         };
         match obj.get("id").and_then(Value::as_str) {
@@ -175,28 +163,17 @@ fn check_steps(
             }
             Some(id) => errors.push(FieldError::new(
                 format!("{here}.id"),
-                format!(
-                    "step id `{id}` must start with a letter and hold only letters, digits and _"
-                ),
+                format!("step id `{id}` must start with a letter and hold only letters, digits and _"),
             )),
-            None => errors.push(FieldError::new(
-                format!("{here}.id"),
-                "every step needs an id",
-            )),
+            None => errors.push(FieldError::new(format!("{here}.id"), "every step needs an id")),
         }
         match obj.get("type").and_then(Value::as_str) {
             Some(t) if STEP_TYPES.contains(&t) => {}
             Some(t) => errors.push(FieldError::new(
                 format!("{here}.type"),
-                format!(
-                    "unknown step type `{t}`; expected one of: {}",
-                    STEP_TYPES.join(", ")
-                ),
+                format!("unknown step type `{t}`; expected one of: {}", STEP_TYPES.join(", ")),
             )),
-            None => errors.push(FieldError::new(
-                format!("{here}.type"),
-                "every step needs a type",
-            )),
+            None => errors.push(FieldError::new(format!("{here}.type"), "every step needs a type")),
         }
         nested_steps(obj, &here, seen, errors);
     }
@@ -238,10 +215,7 @@ pub fn merge(document: &Value, structure: Option<&Value>) -> Value {
         "response".into(),
         document.get("response").cloned().unwrap_or(Value::Null),
     );
-    out.insert(
-        "structure".into(),
-        structure.cloned().unwrap_or(Value::Null),
-    );
+    out.insert("structure".into(), structure.cloned().unwrap_or(Value::Null));
     if let Some(obj) = document.as_object() {
         for (k, v) in obj {
             if k != "response" {
@@ -260,10 +234,7 @@ mod tests {
     fn split_checks_shape() {
         let (doc, structure) = split(json!({"structure": {"a": 1}, "steps": []})).unwrap();
         assert_eq!(structure, Some(json!({"a": 1})));
-        assert_eq!(
-            doc,
-            json!({"steps": [], "response": null, "field_mapping": null})
-        );
+        assert_eq!(doc, json!({"steps": [], "response": null, "field_mapping": null}));
         let errors = split(json!({
             "response": {"status": 700},
             "steps": [{"id": "a", "type": "filter"}, {"id": "a", "type": "nope"}, {"type": "delay"},
@@ -286,10 +257,7 @@ mod tests {
 
     #[test]
     fn merge_puts_structure_second() {
-        let merged = merge(
-            &json!({"response": null, "steps": []}),
-            Some(&json!({"x": 1})),
-        );
+        let merged = merge(&json!({"response": null, "steps": []}), Some(&json!({"x": 1})));
         assert_eq!(
             merged.to_string(),
             r#"{"response":null,"structure":{"x":1},"steps":[]}"#
@@ -297,13 +265,14 @@ mod tests {
     }
 }
 
-/// Compiles every template in the document (any string holding `{{` or `{%`,
-/// outside the structure) and reports those that don't compile, by path.
+/// Compiles every template in the document outside `structure` and `steps`
+/// (any string holding `{{` or `{%`) and reports those that don't compile, by
+/// path. Steps are checked, templates included, by `steps::compile`.
 pub fn check_templates(document: &Value, templates: &hookflow_expr::Templates) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if let Some(obj) = document.as_object() {
         for (key, value) in obj {
-            if key != "structure" {
+            if key != "structure" && key != "steps" {
                 walk_templates(value, key.clone(), templates, &mut errors);
             }
         }
@@ -311,12 +280,7 @@ pub fn check_templates(document: &Value, templates: &hookflow_expr::Templates) -
     errors
 }
 
-fn walk_templates(
-    value: &Value,
-    path: String,
-    templates: &hookflow_expr::Templates,
-    errors: &mut Vec<FieldError>,
-) {
+fn walk_templates(value: &Value, path: String, templates: &hookflow_expr::Templates, errors: &mut Vec<FieldError>) {
     match value {
         Value::String(s) if s.contains("{{") || s.contains("{%") => {
             if let Err(e) = templates.compile(s) {
@@ -346,16 +310,15 @@ mod template_tests {
         let templates = hookflow_expr::Templates::new();
         let doc = json!({
             "response": {"body": "{{ event.id }}"},
-            "steps": [{"id": "a", "type": "http_request", "url": "https://x/{{ event.body.id "}],
+            "field_mapping": {"email": "{{ event.body.email "},
+            "steps": [{"id": "a", "type": "delay", "until": "{{ broken"}],
             "structure": {"ignored": "{{ broken"}
         });
         let errors = check_templates(&doc, &templates);
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].path, "steps[0].url");
+        assert_eq!(errors[0].path, "field_mapping.email");
         assert!(
-            errors[0]
-                .message
-                .starts_with("template error: line 1, column"),
+            errors[0].message.starts_with("template error: line 1, column"),
             "{}",
             errors[0].message
         );

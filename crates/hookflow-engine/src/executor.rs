@@ -1,22 +1,156 @@
-//! Runs execution jobs.
-//!
-//! The foundation finishes an execution as soon as it is claimed; the step
-//! engine replaces this with the run of the connector's steps.
+//! Runs execution jobs: loads the execution, its event and the document
+//! version it was queued with, and runs the steps with the journal.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use hookflow_core::{EventStatus, ExecutionId, JobKind, Timestamp};
+use hookflow_core::{ConnectorId, EventStatus, ExecutionId, JobKind, Timestamp, WorkspaceId};
+use hookflow_expr::Templates;
+use serde_json::{json, Value};
 
-use crate::store::{Job, Store};
+use crate::run::{Flow, Mode, Run};
+use crate::steps::{self, Compiled};
+use crate::store::{Event, Job, StepRecord, Store, StoreError};
 use crate::worker::{JobHandler, JobOutcome};
-use std::sync::Arc;
+use crate::{context, document};
+
+/// How long a job waits after the database failed under it.
+const STORE_RETRY_MS: i64 = 2_000;
+/// Compiled documents kept in memory.
+const CACHE_LIMIT: usize = 1_000;
+
+/// Compiled connector documents by connector and version (a version never changes).
+#[derive(Default)]
+pub struct CompiledCache {
+    map: Mutex<HashMap<(ConnectorId, i64), Arc<Compiled>>>,
+}
+
+impl CompiledCache {
+    pub fn get_or_compile(
+        &self,
+        connector: &ConnectorId,
+        version: i64,
+        document: &Value,
+        templates: &Templates,
+    ) -> Result<Arc<Compiled>, String> {
+        let key = (connector.clone(), version);
+        if let Some(found) = self.map.lock().expect("lock poisoned").get(&key) {
+            return Ok(found.clone());
+        }
+        let compiled = Arc::new(steps::compile(document, templates).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?);
+        let mut map = self.map.lock().expect("lock poisoned");
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(key, compiled.clone());
+        Ok(compiled)
+    }
+}
+
+/// The template context of an execution.
+pub fn execution_context(event: &Event, workspace: &WorkspaceId, now: Timestamp) -> Value {
+    json!({
+        "event": context::event_value(event.id.as_str(), &event.method, event.received_at, &event.headers, &event.parsed),
+        "steps": {},
+        "contact": null,
+        "system": context::system_value(now, "UTC", workspace.as_str()),
+    })
+}
 
 pub struct ExecutionHandler {
     store: Arc<dyn Store>,
+    templates: Arc<Templates>,
+    cache: CompiledCache,
 }
 
 impl ExecutionHandler {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, templates: Arc<Templates>) -> Self {
+        Self {
+            store,
+            templates,
+            cache: CompiledCache::default(),
+        }
+    }
+
+    async fn execute(&self, job: &Job) -> Result<JobOutcome, StoreError> {
+        let id = ExecutionId::from_trusted(job.target_id.clone());
+        let ws = &job.workspace_id;
+        let Some(execution) = self.store.get_execution(ws, &id).await? else {
+            return Ok(JobOutcome::GiveUp {
+                reason: "the execution no longer exists".into(),
+            });
+        };
+        if execution.finished_at.is_some() {
+            return Ok(JobOutcome::Done);
+        }
+        let Some(event) = self.store.get_event(ws, &execution.event_id).await? else {
+            return Ok(JobOutcome::GiveUp {
+                reason: "the event no longer exists".into(),
+            });
+        };
+        let id_ref = &id;
+        let finish = |status, error: Option<String>| async move {
+            self.store
+                .finish_execution(id_ref, status, error.as_deref())
+                .await
+                .map(|()| JobOutcome::Done)
+        };
+        let Some(version) = self
+            .store
+            .get_version(ws, &execution.connector_id, execution.config_version)
+            .await?
+        else {
+            let message = format!(
+                "version {} of the connector document is no longer kept",
+                execution.config_version
+            );
+            return finish(EventStatus::Failed, Some(message)).await;
+        };
+        let compiled = match self.cache.get_or_compile(
+            &execution.connector_id,
+            version.version,
+            &version.document,
+            &self.templates,
+        ) {
+            Ok(c) => c,
+            Err(message) => {
+                return finish(
+                    EventStatus::Failed,
+                    Some(format!("the document does not compile: {message}")),
+                )
+                .await
+            }
+        };
+        if execution.status != EventStatus::Running {
+            self.store.mark_execution(&id, EventStatus::Running).await?;
+        }
+        let journal = self.store.journal(&id).await?;
+        let ctx = execution_context(&event, ws, Timestamp::now());
+        let mut run = Run::new(
+            &*self.store,
+            &self.templates,
+            ws.clone(),
+            id.clone(),
+            Mode::Live,
+            journal,
+            ctx,
+        );
+        match run.steps(&compiled.steps, "").await? {
+            Flow::Continue => finish(EventStatus::Succeeded, None).await,
+            Flow::Filtered => finish(EventStatus::Filtered, None).await,
+            Flow::Fail(message) => finish(EventStatus::Failed, Some(message)).await,
+            Flow::Suspend(at) => {
+                self.store.mark_execution(&id, EventStatus::Waiting).await?;
+                Ok(JobOutcome::Later { at })
+            }
+        }
     }
 }
 
@@ -27,17 +161,62 @@ impl JobHandler for ExecutionHandler {
     }
 
     async fn run(&self, job: &Job) -> JobOutcome {
-        let id = ExecutionId::from_trusted(job.target_id.clone());
-        match self
-            .store
-            .finish_execution(&id, EventStatus::Succeeded, None)
-            .await
-        {
-            Ok(()) => JobOutcome::Done,
-            Err(e) => JobOutcome::Retry {
-                at: Timestamp::now().plus_millis(1_000),
-                reason: e.to_string(),
-            },
+        match self.execute(job).await {
+            Ok(outcome) => outcome,
+            // The journal keeps what finished; the job comes back and resumes.
+            Err(e) => {
+                tracing::warn!(execution_id = %job.target_id, error = %e, "Execution interrupted by the database.");
+                JobOutcome::Retry {
+                    at: Timestamp::now().plus_millis(STORE_RETRY_MS),
+                    reason: e.to_string(),
+                }
+            }
         }
     }
+}
+
+/// What a simulation did.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    pub status: EventStatus,
+    pub error: Option<String>,
+    pub steps: Vec<StepRecord>,
+    pub side_effects: Vec<Value>,
+}
+
+/// Runs a document's steps over an event context without writing anything.
+pub async fn simulate(
+    store: &dyn Store,
+    templates: &Templates,
+    ws: &WorkspaceId,
+    document: &Value,
+    ctx: Value,
+) -> Result<Result<Simulation, Vec<document::FieldError>>, StoreError> {
+    let compiled = match steps::compile(document, templates) {
+        Ok(c) => c,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let mut run = Run::new(
+        store,
+        templates,
+        ws.clone(),
+        ExecutionId::new(),
+        Mode::Simulate,
+        Vec::new(),
+        ctx,
+    );
+    let flow = run.steps(&compiled.steps, "").await?;
+    // In start order, as the live journal is read back.
+    run.records.sort_by_key(|r| r.seq);
+    let (status, error) = match flow {
+        Flow::Continue | Flow::Suspend(_) => (EventStatus::Succeeded, None),
+        Flow::Filtered => (EventStatus::Filtered, None),
+        Flow::Fail(message) => (EventStatus::Failed, Some(message)),
+    };
+    Ok(Ok(Simulation {
+        status,
+        error,
+        steps: run.records,
+        side_effects: run.side_effects,
+    }))
 }

@@ -12,6 +12,8 @@ pub mod context;
 pub mod document;
 pub mod executor;
 pub mod ingest;
+pub mod run;
+pub mod steps;
 pub mod store;
 pub mod worker;
 

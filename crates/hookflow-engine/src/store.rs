@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hookflow_core::{
-    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState,
-    Timestamp, TokenId, WorkspaceId,
+    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState, StepStatus, Timestamp,
+    TokenId, WorkspaceId,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -213,6 +213,65 @@ pub struct JobRow {
     pub last_error: Option<String>,
 }
 
+/// One run of a connector's steps for one event.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub id: ExecutionId,
+    pub workspace_id: WorkspaceId,
+    pub event_id: EventId,
+    pub connector_id: ConnectorId,
+    /// The version of the connector document it runs.
+    pub config_version: i64,
+    pub status: EventStatus,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// One entry of an execution's journal: a step's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub execution_id: ExecutionId,
+    /// Unique within the execution: the step id, prefixed by the iterations
+    /// holding it (`each[3].line`).
+    pub key: String,
+    /// Order of first start, for display.
+    pub seq: i64,
+    pub step_id: String,
+    pub step_type: String,
+    pub status: StepStatus,
+    /// The step's configuration as rendered for this run.
+    pub input: Value,
+    pub output: Value,
+    pub error: Option<String>,
+    /// Attributes its templates named that the context did not have.
+    pub missing: Vec<String>,
+    pub started_at: Timestamp,
+    pub duration_ms: i64,
+    pub attempts: i64,
+}
+
+/// An operation on a workspace's data storage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageOp {
+    Get {
+        key: String,
+    },
+    Set {
+        key: String,
+        value: Value,
+    },
+    /// Adds `by` to the number under `key` (0 when missing).
+    Increment {
+        key: String,
+        by: f64,
+    },
+    Delete {
+        key: String,
+    },
+}
+
 /// Persistence and the durable job queue.
 ///
 /// Every call that takes a [`WorkspaceId`] sees only that workspace's rows:
@@ -229,16 +288,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Connectors.
     async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector>;
-    async fn list_connectors(
-        &self,
-        ws: &WorkspaceId,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Connector>>;
-    async fn get_connector(
-        &self,
-        ws: &WorkspaceId,
-        id: &ConnectorId,
-    ) -> StoreResult<Option<Connector>>;
+    async fn list_connectors(&self, ws: &WorkspaceId, page: &PageRequest) -> StoreResult<Page<Connector>>;
+    async fn get_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Option<Connector>>;
     async fn update_connector(
         &self,
         ws: &WorkspaceId,
@@ -273,12 +324,7 @@ pub trait Store: Send + Sync + 'static {
         custom_variables: &Value,
     ) -> StoreResult<bool>;
     async fn list_versions(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Vec<Version>>;
-    async fn get_version(
-        &self,
-        ws: &WorkspaceId,
-        id: &ConnectorId,
-        version: i64,
-    ) -> StoreResult<Option<Version>>;
+    async fn get_version(&self, ws: &WorkspaceId, id: &ConnectorId, version: i64) -> StoreResult<Option<Version>>;
 
     // Ingest.
     async fn ingest_target(&self, token: &str) -> StoreResult<Option<IngestTarget>>;
@@ -296,11 +342,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Event>>;
     async fn get_event(&self, ws: &WorkspaceId, id: &EventId) -> StoreResult<Option<Event>>;
     async fn stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>>;
-    async fn reset_stats(
-        &self,
-        ws: &WorkspaceId,
-        connector: &ConnectorId,
-    ) -> StoreResult<Option<Stats>>;
+    async fn reset_stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>>;
 
     // The job queue.
     /// Adds a job due at `run_at`.
@@ -312,30 +354,13 @@ pub trait Store: Send + Sync + 'static {
         run_at: Timestamp,
     ) -> StoreResult<JobId>;
     /// Leases up to `limit` due jobs of the given kinds to `worker` for `lease`.
-    async fn claim_jobs(
-        &self,
-        kinds: &[JobKind],
-        worker: &str,
-        limit: u32,
-        lease: Duration,
-    ) -> StoreResult<Vec<Job>>;
+    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>>;
     /// Extends the leases `worker` still holds; answers the ids it no longer holds.
-    async fn heartbeat(
-        &self,
-        jobs: &[JobId],
-        worker: &str,
-        lease: Duration,
-    ) -> StoreResult<Vec<JobId>>;
+    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>>;
     /// Marks a job done; false when `worker` no longer held its lease.
     async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool>;
     /// Puts a job back in the queue, due at `run_at`, with the error that made it fail.
-    async fn retry_job(
-        &self,
-        job: &JobId,
-        worker: &str,
-        run_at: Timestamp,
-        error: &str,
-    ) -> StoreResult<bool>;
+    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool>;
     /// Gives a job up for good.
     async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool>;
     /// Hands a job back, due now, without counting the attempt (graceful shutdown).
@@ -346,12 +371,27 @@ pub trait Store: Send + Sync + 'static {
     /// The job of an execution, if any.
     async fn job_for_target(&self, target_id: &str) -> StoreResult<Option<JobRow>>;
 
-    // Executions (the step engine fills these in).
-    /// Records the outcome of an execution on it, its event and the stats.
-    async fn finish_execution(
+    // Executions and their journals.
+    async fn get_execution(&self, ws: &WorkspaceId, id: &ExecutionId) -> StoreResult<Option<Execution>>;
+    /// Moves an unfinished execution (and its event, if it is the event's latest) to `running` or `waiting`.
+    async fn mark_execution(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()>;
+    /// The journal of an execution, in step order.
+    async fn journal(&self, id: &ExecutionId) -> StoreResult<Vec<StepRecord>>;
+    /// Writes (or replaces) one journal entry.
+    async fn record_step(&self, record: &StepRecord) -> StoreResult<()>;
+    /// Applies a storage operation and answers the value after it (`null` for
+    /// a missing key). When `journal` is given it is written in the same
+    /// transaction with `output = {"value": <that value>}`, so the operation
+    /// happens exactly once even across a crash.
+    async fn storage_apply(
         &self,
-        id: &ExecutionId,
-        status: EventStatus,
-        error: Option<&str>,
-    ) -> StoreResult<()>;
+        ws: &WorkspaceId,
+        op: &StorageOp,
+        journal: Option<&StepRecord>,
+    ) -> StoreResult<Result<Value, String>>;
+    /// Queues a new execution of a logged event on `version` of its connector's
+    /// document; the event's status starts over at `received`.
+    async fn replay_event(&self, ws: &WorkspaceId, event: &EventId, version: i64) -> StoreResult<Option<ExecutionId>>;
+    /// Records the outcome of an execution on it, its event and the stats.
+    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()>;
 }

@@ -25,6 +25,10 @@ pub enum JobOutcome {
     GiveUp {
         reason: String,
     },
+    /// Not a failure: run again at the given time (a delay).
+    Later {
+        at: Timestamp,
+    },
 }
 
 /// Runs jobs of some kinds.
@@ -89,12 +93,7 @@ pub async fn run(
             Vec::new()
         } else {
             match store
-                .claim_jobs(
-                    handler.kinds(),
-                    &config.worker_id,
-                    free as u32,
-                    config.lease,
-                )
+                .claim_jobs(handler.kinds(), &config.worker_id, free as u32, config.lease)
                 .await
             {
                 Ok(jobs) => jobs,
@@ -110,12 +109,8 @@ pub async fn run(
                 break;
             };
             held.lock().expect("lock poisoned").insert(job.id.clone());
-            let (store, handler, held, worker) = (
-                store.clone(),
-                handler.clone(),
-                held.clone(),
-                config.worker_id.clone(),
-            );
+            let (store, handler, held, worker) =
+                (store.clone(), handler.clone(), held.clone(), config.worker_id.clone());
             tasks.spawn(async move {
                 run_one(&*store, &*handler, &job, &worker).await;
                 held.lock().expect("lock poisoned").remove(&job.id);
@@ -135,10 +130,7 @@ pub async fn run(
     }
 
     // Shutdown: let running jobs finish within the grace period, then release the rest.
-    let drained = tokio::time::timeout(config.grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(config.grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tasks.abort_all();
         let leftover: Vec<JobId> = held.lock().expect("lock poisoned").drain().collect();
@@ -157,6 +149,7 @@ async fn run_one(store: &dyn Store, handler: &dyn JobHandler, job: &Job, worker:
         JobOutcome::Done => store.complete_job(&job.id, worker).await,
         JobOutcome::Retry { at, reason } => store.retry_job(&job.id, worker, *at, reason).await,
         JobOutcome::GiveUp { reason } => store.kill_job(&job.id, worker, reason).await,
+        JobOutcome::Later { at } => store.retry_job(&job.id, worker, *at, "").await,
     };
     match result {
         Ok(true) => {}
@@ -171,19 +164,11 @@ async fn heartbeat(store: Arc<dyn Store>, held: Arc<Mutex<HashSet<JobId>>>, conf
     let every = config.lease / 3;
     loop {
         tokio::time::sleep(every).await;
-        let jobs: Vec<JobId> = held
-            .lock()
-            .expect("lock poisoned")
-            .iter()
-            .cloned()
-            .collect();
+        let jobs: Vec<JobId> = held.lock().expect("lock poisoned").iter().cloned().collect();
         if jobs.is_empty() {
             continue;
         }
-        match store
-            .heartbeat(&jobs, &config.worker_id, config.lease)
-            .await
-        {
+        match store.heartbeat(&jobs, &config.worker_id, config.lease).await {
             Ok(lost) if !lost.is_empty() => {
                 tracing::warn!(jobs = lost.len(), "Lost the lease of running jobs.")
             }

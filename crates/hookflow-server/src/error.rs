@@ -42,9 +42,7 @@ impl AppError {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::BadRequest {
-            detail: detail.into(),
-        }
+        Self::BadRequest { detail: detail.into() }
     }
 
     pub fn validation(errors: FieldErrors) -> Self {
@@ -62,22 +60,10 @@ impl AppError {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "Bad Request"),
             Self::Validation { .. } => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            Self::PayloadTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload Too Large",
-            ),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            Self::Unavailable { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service Unavailable",
-            ),
-            Self::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal Server Error",
-            ),
+            Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service Unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal Server Error"),
         }
     }
 }
@@ -121,9 +107,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code, title) = self.parts();
         let detail = match &self {
-            Self::Internal(_) => {
-                "the server failed to handle this request; it has been logged".to_owned()
-            }
+            Self::Internal(_) => "the server failed to handle this request; it has been logged".to_owned(),
             Self::Validation { detail, .. } => detail.clone(),
             other => other.to_string(),
         };
@@ -156,9 +140,7 @@ impl IntoResponse for AppError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             Self::Internal(message) => {
-                response
-                    .extensions_mut()
-                    .insert(ServerErrorMessage(message));
+                response.extensions_mut().insert(ServerErrorMessage(message));
             }
             _ => {}
         }

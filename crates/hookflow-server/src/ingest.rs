@@ -22,19 +22,9 @@ pub struct HookPath {
 
 /// Content types an email connector parses as they are; anything else is taken as a raw message.
 fn email_content_type(content_type: Option<&str>) -> Option<String> {
-    let essence = content_type.map(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    });
+    let essence = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     match essence.as_deref() {
-        Some(e)
-            if e.starts_with("multipart/")
-                || e.contains("json")
-                || e == "application/x-www-form-urlencoded" =>
-        {
+        Some(e) if e.starts_with("multipart/") || e.contains("json") || e == "application/x-www-form-urlencoded" => {
             content_type.map(str::to_owned)
         }
         _ => Some("message/rfc822".to_owned()),
@@ -70,8 +60,7 @@ pub async fn receive(
         });
     }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             AppError::PayloadTooLarge { limit }
         } else {
             AppError::bad_request(format!("the request body could not be read: {e}"))
@@ -197,8 +186,6 @@ fn respond(state: &AppState, doc: &Value, event: &NewEvent) -> Response {
     let content_type = HeaderValue::from_str(&map.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("text/plain; charset=utf-8"));
     let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type);
+    response.headers_mut().insert(header::CONTENT_TYPE, content_type);
     response
 }

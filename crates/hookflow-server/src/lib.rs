@@ -37,6 +37,8 @@ pub struct AppState {
     pub ingest: IngestQueue,
     pub templates: Arc<Templates>,
     pub config: Arc<ServerConfig>,
+    /// Wakes this node's workers when work was queued outside the ingest path (a replay).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// The whole HTTP application.

@@ -1,6 +1,6 @@
 //! The JSON shapes of the management API (SPEC section 12).
 
-use hookflow_engine::store::{Connector, Counts, Event, Stats, Version};
+use hookflow_engine::store::{Connector, Counts, Event, Execution, Stats, StepRecord, Version};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -27,9 +27,7 @@ pub struct ListParams {
 
 impl ListParams {
     /// Checks the limit and that the cursor is an id of the listed kind.
-    pub fn page<T: std::str::FromStr>(
-        &self,
-    ) -> Result<hookflow_engine::store::PageRequest, AppError> {
+    pub fn page<T: std::str::FromStr>(&self) -> Result<hookflow_engine::store::PageRequest, AppError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
             return Err(AppError::bad_request(format!(
@@ -37,9 +35,9 @@ impl ListParams {
             )));
         }
         if let Some(cursor) = &self.cursor {
-            cursor.parse::<T>().map_err(|_| {
-                AppError::bad_request(format!("`{cursor}` is not a cursor of this list"))
-            })?;
+            cursor
+                .parse::<T>()
+                .map_err(|_| AppError::bad_request(format!("`{cursor}` is not a cursor of this list")))?;
         }
         Ok(hookflow_engine::store::PageRequest {
             limit,
@@ -175,6 +173,8 @@ pub struct EventOut {
     /// The version of the connector document the event runs on.
     pub config_version: i64,
     pub execution_id: Option<String>,
+    /// The latest execution of the event with its journal.
+    pub execution: Option<ExecutionOut>,
 }
 
 impl From<&Event> for EventOut {
@@ -190,21 +190,14 @@ impl From<&Event> for EventOut {
                 .get("custom_variables")
                 .cloned()
                 .unwrap_or_else(|| serde_json::json!({})),
-            kind: e
-                .parsed
-                .get("kind")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            kind: e.parsed.get("kind").and_then(Value::as_str).map(str::to_owned),
             body: e.parsed.get("body").cloned().unwrap_or(Value::Null),
-            files: e
-                .parsed
-                .get("files")
-                .cloned()
-                .unwrap_or_else(|| serde_json::json!([])),
+            files: e.parsed.get("files").cloned().unwrap_or_else(|| serde_json::json!([])),
             raw_body: String::from_utf8(e.body.clone()).ok(),
             raw_body_base64: base64::engine::general_purpose::STANDARD.encode(&e.body),
             config_version: e.config_version,
             execution_id: e.execution_id.as_ref().map(ToString::to_string),
+            execution: None,
         }
     }
 }
@@ -288,4 +281,118 @@ impl From<&Version> for VersionOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkspaceOut {
     pub id: String,
+}
+
+/// One entry of an execution's journal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepOut {
+    /// Unique in the execution: the step id, prefixed by the iterations holding it (`each[2].line`).
+    pub key: String,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub step_type: String,
+    /// `succeeded`, `filtered`, `waiting`, `retrying` or `failed`.
+    pub status: String,
+    /// The step's configuration as rendered for this run.
+    #[schema(value_type = Object)]
+    pub input: Value,
+    #[schema(value_type = Object)]
+    pub output: Value,
+    pub error: Option<String>,
+    /// Attributes the step's templates named that the event did not have.
+    pub missing: Vec<String>,
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub attempts: i64,
+}
+
+impl From<&StepRecord> for StepOut {
+    fn from(r: &StepRecord) -> Self {
+        Self {
+            key: r.key.clone(),
+            id: r.step_id.clone(),
+            step_type: r.step_type.clone(),
+            status: r.status.to_string(),
+            input: r.input.clone(),
+            output: r.output.clone(),
+            error: r.error.clone(),
+            missing: r.missing.clone(),
+            started_at: r.started_at.to_rfc3339(),
+            duration_ms: r.duration_ms,
+            attempts: r.attempts,
+        }
+    }
+}
+
+/// One run of a connector's steps for one event, with its journal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionOut {
+    pub id: String,
+    pub event_id: String,
+    pub connector_id: String,
+    /// `received`, `running`, `waiting`, `succeeded`, `filtered` or `failed`.
+    pub status: String,
+    /// The version of the connector document it ran.
+    pub config_version: i64,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub steps: Vec<StepOut>,
+}
+
+impl ExecutionOut {
+    pub fn new(e: &Execution, steps: &[StepRecord]) -> Self {
+        Self {
+            id: e.id.to_string(),
+            event_id: e.event_id.to_string(),
+            connector_id: e.connector_id.to_string(),
+            status: e.status.to_string(),
+            config_version: e.config_version,
+            error: e.error.clone(),
+            created_at: e.created_at.to_rfc3339(),
+            started_at: e.started_at.map(|t| t.to_rfc3339()),
+            finished_at: e.finished_at.map(|t| t.to_rfc3339()),
+            steps: steps.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// What to simulate: a payload (or a logged event) through the saved document or one given here.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateRequest {
+    /// A sample body, used as `event.body`.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    /// A logged event of this connector to run instead of a payload.
+    pub event_id: Option<String>,
+    /// Query-string variables for a payload.
+    #[schema(value_type = Option<Object>)]
+    pub custom_variables: Option<Value>,
+    /// Request headers for a payload.
+    #[schema(value_type = Option<Object>)]
+    pub headers: Option<Value>,
+    /// A connector document to try instead of the saved one.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+}
+
+/// The journal of a simulation; nothing was stored or sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimulationOut {
+    pub status: String,
+    pub error: Option<String>,
+    pub steps: Vec<StepOut>,
+    /// What a real run would have done: storage changes, delays, calls.
+    #[schema(value_type = Vec<Object>)]
+    pub side_effects: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayOut {
+    pub execution_id: String,
+    pub event_id: String,
+    pub config_version: i64,
+    pub status: String,
 }

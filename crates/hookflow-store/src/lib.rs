@@ -11,6 +11,7 @@
 mod queue;
 mod rows;
 mod sql;
+mod steps;
 
 use std::str::FromStr;
 use std::sync::Once;
@@ -57,7 +58,9 @@ impl FromStr for Backend {
             ));
         }
         if path.contains("://") {
-            return Err(format!("`{url}` is not a supported database URL: use sqlite:PATH or postgres://USER@HOST/DB"));
+            return Err(format!(
+                "`{url}` is not a supported database URL: use sqlite:PATH or postgres://USER@HOST/DB"
+            ));
         }
         Ok(Self::Sqlite(path.to_owned()))
     }
@@ -89,9 +92,7 @@ fn install_drivers() {
 }
 
 /// Runs the migrations with the native driver, then opens the `Any` pools.
-pub(crate) async fn open(
-    options: &StoreOptions,
-) -> Result<(AnyPool, AnyPool, Dialect), sqlx::Error> {
+pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Dialect), sqlx::Error> {
     install_drivers();
     match &options.backend {
         Backend::Sqlite(path) => {
@@ -129,11 +130,7 @@ pub(crate) async fn open(
     }
 }
 
-async fn sqlite_pool(
-    url: &str,
-    max: u32,
-    acquire_timeout: Duration,
-) -> Result<AnyPool, sqlx::Error> {
+async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
@@ -165,14 +162,8 @@ mod tests {
 
     #[test]
     fn backend_urls() {
-        assert_eq!(
-            "sqlite:hookflow.db".parse(),
-            Ok(Backend::Sqlite("hookflow.db".into()))
-        );
-        assert_eq!(
-            "sqlite:///tmp/x.db".parse(),
-            Ok(Backend::Sqlite("/tmp/x.db".into()))
-        );
+        assert_eq!("sqlite:hookflow.db".parse(), Ok(Backend::Sqlite("hookflow.db".into())));
+        assert_eq!("sqlite:///tmp/x.db".parse(), Ok(Backend::Sqlite("/tmp/x.db".into())));
         assert_eq!("data/x.db".parse(), Ok(Backend::Sqlite("data/x.db".into())));
         assert_eq!(
             "postgres://u@h/db".parse(),

@@ -81,20 +81,12 @@ impl SqlStore {
             query = query.bind(kind.as_str());
         }
         let claimed = query.fetch_all(&self.write).await.map_err(db_error)?;
-        let mut jobs = claimed
-            .iter()
-            .map(rows::job)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut jobs = claimed.iter().map(rows::job).collect::<StoreResult<Vec<_>>>()?;
         jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(jobs)
     }
 
-    pub(crate) async fn extend_leases(
-        &self,
-        jobs: &[JobId],
-        worker: &str,
-        lease: Duration,
-    ) -> StoreResult<Vec<JobId>> {
+    pub(crate) async fn extend_leases(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -112,11 +104,7 @@ impl SqlStore {
             .iter()
             .map(|r| col::<String>(r, "id"))
             .collect::<StoreResult<_>>()?;
-        Ok(jobs
-            .iter()
-            .filter(|j| !kept.contains(j.as_str()))
-            .cloned()
-            .collect())
+        Ok(jobs.iter().filter(|j| !kept.contains(j.as_str())).cloned().collect())
     }
 
     /// Moves a running job that `worker` holds to `state`.
@@ -173,8 +161,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn job_where(&self, column: &str, value: &str) -> StoreResult<Option<JobRow>> {
-        let sql =
-            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
         let row = sqlx::query(&sql)
             .bind(value)
             .fetch_optional(&self.read)

@@ -22,12 +22,10 @@ fn parse<T: std::str::FromStr>(text: &str) -> R<T>
 where
     T::Err: std::fmt::Display,
 {
-    text.parse()
-        .map_err(|e: T::Err| StoreError::Internal(e.to_string()))
+    text.parse().map_err(|e: T::Err| StoreError::Internal(e.to_string()))
 }
 
-pub const CONNECTOR_COLUMNS: &str =
-    "id, workspace_id, name, description, event_source, enabled, token, version, \
+pub const CONNECTOR_COLUMNS: &str = "id, workspace_id, name, description, event_source, enabled, token, version, \
      document, structure, sample_custom_variables, created_at, updated_at";
 
 pub fn connector(row: &AnyRow) -> R<Connector> {
@@ -42,10 +40,7 @@ pub fn connector(row: &AnyRow) -> R<Connector> {
         version: col(row, "version")?,
         document: json(&col::<String>(row, "document")?, "document")?,
         structure: opt_json(col(row, "structure")?, "structure")?,
-        sample_custom_variables: opt_json(
-            col(row, "sample_custom_variables")?,
-            "sample_custom_variables",
-        )?,
+        sample_custom_variables: opt_json(col(row, "sample_custom_variables")?, "sample_custom_variables")?,
         created_at: Timestamp::from_millis(col(row, "created_at")?),
         updated_at: Timestamp::from_millis(col(row, "updated_at")?),
     })
@@ -60,8 +55,7 @@ pub fn version(row: &AnyRow) -> R<Version> {
     })
 }
 
-pub const EVENT_COLUMNS: &str =
-    "id, workspace_id, connector_id, received_at, status, config_version, method, path, \
+pub const EVENT_COLUMNS: &str = "id, workspace_id, connector_id, received_at, status, config_version, method, path, \
      query, headers, content_type, body, parsed, error, execution_id";
 
 pub fn event(row: &AnyRow) -> R<Event> {
@@ -117,9 +111,7 @@ pub fn job(row: &AnyRow) -> R<Job> {
         target_id: col(row, "target_id")?,
         attempts: col(row, "attempts")?,
         run_at: Timestamp::from_millis(col(row, "run_at")?),
-        lease_until: Timestamp::from_millis(
-            col::<Option<i64>>(row, "lease_until")?.unwrap_or_default(),
-        ),
+        lease_until: Timestamp::from_millis(col::<Option<i64>>(row, "lease_until")?.unwrap_or_default()),
     })
 }
 

@@ -4,13 +4,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hookflow_core::{
-    ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp,
-    WorkspaceId,
-};
+use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::{
-    Connector, ConnectorPatch, Event, IngestTarget, Job, JobRow, NewConnector, NewEvent,
-    NewWorkspace, Page, PageRequest, Stats, StoreResult, Version, Workspace, VERSIONS_KEPT,
+    Connector, ConnectorPatch, Event, IngestTarget, Job, JobRow, NewConnector, NewEvent, NewWorkspace, Page,
+    PageRequest, Stats, StoreResult, Version, Workspace, VERSIONS_KEPT,
 };
 use hookflow_engine::{Store, StoreError};
 use serde_json::Value;
@@ -30,27 +27,21 @@ pub struct SqlStore {
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.message().to_owned())
-        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => {
-            StoreError::Unavailable(e.to_string())
-        }
+        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Internal(e.to_string()),
     }
 }
 
 /// SQLite busy/locked, PostgreSQL serialization failure, deadlock, shutdown and connection classes.
 fn is_transient(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03")
-    ) || code.is_some_and(|c| c.starts_with("08"))
+    matches!(code, Some("5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"))
+        || code.is_some_and(|c| c.starts_with("08"))
 }
 
 fn to_json(v: &Value) -> String {
@@ -64,11 +55,7 @@ impl SqlStore {
             sqlx::Error::Migrate(m) => StoreError::Internal(format!("migration failed: {m}")),
             other => db_error(other),
         })?;
-        Ok(Self {
-            write,
-            read,
-            dialect,
-        })
+        Ok(Self { write, read, dialect })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -97,9 +84,7 @@ impl SqlStore {
         ws: &WorkspaceId,
         id: &ConnectorId,
     ) -> StoreResult<Option<Connector>> {
-        let sql = format!(
-            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2"
-        );
+        let sql = format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(ws.as_str())
             .bind(id.as_str())
@@ -128,12 +113,16 @@ impl SqlStore {
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
-        sqlx::query("DELETE FROM connector_versions WHERE connector_id = $1 AND version <= $2")
-            .bind(id.as_str())
-            .bind(version - VERSIONS_KEPT)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(
+            "DELETE FROM connector_versions WHERE connector_id = $1 AND version <= $2 AND NOT EXISTS \
+             (SELECT 1 FROM executions e WHERE e.connector_id = $1 AND e.config_version = connector_versions.version \
+             AND e.finished_at IS NULL)",
+        )
+        .bind(id.as_str())
+        .bind(version - VERSIONS_KEPT)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
         Ok(())
     }
 }
@@ -224,11 +213,7 @@ impl Store for SqlStore {
         Ok(connector)
     }
 
-    async fn list_connectors(
-        &self,
-        ws: &WorkspaceId,
-        req: &PageRequest,
-    ) -> StoreResult<Page<Connector>> {
+    async fn list_connectors(&self, ws: &WorkspaceId, req: &PageRequest) -> StoreResult<Page<Connector>> {
         let sql = format!(
             "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND ($2 = '' OR id < $2) \
              ORDER BY id DESC LIMIT $3"
@@ -240,21 +225,12 @@ impl Store for SqlStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_error)?;
-        let items = found
-            .iter()
-            .map(rows::connector)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let items = found.iter().map(rows::connector).collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, req.limit, |c| c.id.to_string()))
     }
 
-    async fn get_connector(
-        &self,
-        ws: &WorkspaceId,
-        id: &ConnectorId,
-    ) -> StoreResult<Option<Connector>> {
-        let sql = format!(
-            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2"
-        );
+    async fn get_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> StoreResult<Option<Connector>> {
+        let sql = format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(ws.as_str())
             .bind(id.as_str())
@@ -311,7 +287,11 @@ impl Store for SqlStore {
             "DELETE FROM connector_versions WHERE connector_id = $1",
             "DELETE FROM connector_stats WHERE connector_id = $1",
         ] {
-            sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await.map_err(db_error)?;
+            sqlx::query(sql)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(true)
@@ -324,17 +304,16 @@ impl Store for SqlStore {
         token: &str,
     ) -> StoreResult<Option<Connector>> {
         let mut tx = self.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE connectors SET token = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4",
-        )
-        .bind(token)
-        .bind(Timestamp::now().as_millis())
-        .bind(ws.as_str())
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
+        let changed =
+            sqlx::query("UPDATE connectors SET token = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
+                .bind(token)
+                .bind(Timestamp::now().as_millis())
+                .bind(ws.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
         let connector = if changed == 0 {
             None
         } else {
@@ -408,7 +387,7 @@ impl Store for SqlStore {
         let found = sqlx::query(
             "SELECT v.version, v.document, v.note, v.created_at FROM connector_versions v \
              JOIN connectors c ON c.id = v.connector_id \
-             WHERE c.workspace_id = $1 AND c.id = $2 ORDER BY v.version DESC",
+             WHERE c.workspace_id = $1 AND c.id = $2 ORDER BY v.version DESC LIMIT 20",
         )
         .bind(ws.as_str())
         .bind(id.as_str())
@@ -418,12 +397,7 @@ impl Store for SqlStore {
         found.iter().map(rows::version).collect()
     }
 
-    async fn get_version(
-        &self,
-        ws: &WorkspaceId,
-        id: &ConnectorId,
-        version: i64,
-    ) -> StoreResult<Option<Version>> {
+    async fn get_version(&self, ws: &WorkspaceId, id: &ConnectorId, version: i64) -> StoreResult<Option<Version>> {
         let row = sqlx::query(
             "SELECT v.version, v.document, v.note, v.created_at FROM connector_versions v \
              JOIN connectors c ON c.id = v.connector_id \
@@ -470,8 +444,7 @@ impl Store for SqlStore {
         // (received, rejected) per connector, applied once per batch.
         let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         for e in events {
-            let headers = serde_json::to_string(&e.headers)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO events (id, workspace_id, connector_id, received_at, status, config_version, method, \
                  path, query, headers, content_type, body, parsed, error, execution_id) \
@@ -524,9 +497,7 @@ impl Store for SqlStore {
                      WHERE id = $3 AND structure IS NULL",
                 )
                 .bind(to_json(e.parsed.get("body").unwrap_or(&Value::Null)))
-                .bind(to_json(
-                    e.parsed.get("custom_variables").unwrap_or(&Value::Null),
-                ))
+                .bind(to_json(e.parsed.get("custom_variables").unwrap_or(&Value::Null)))
                 .bind(e.connector_id.as_str())
                 .execute(&mut *tx)
                 .await
@@ -571,10 +542,7 @@ impl Store for SqlStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_error)?;
-        let items = found
-            .iter()
-            .map(rows::event)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let items = found.iter().map(rows::event).collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, req.limit, |e| e.id.to_string()))
     }
 
@@ -603,11 +571,7 @@ impl Store for SqlStore {
         row.as_ref().map(rows::stats).transpose()
     }
 
-    async fn reset_stats(
-        &self,
-        ws: &WorkspaceId,
-        connector: &ConnectorId,
-    ) -> StoreResult<Option<Stats>> {
+    async fn reset_stats(&self, ws: &WorkspaceId, connector: &ConnectorId) -> StoreResult<Option<Stats>> {
         let changed = sqlx::query(
             "UPDATE connector_stats SET r_received = 0, r_succeeded = 0, r_failed = 0, r_filtered = 0, \
              r_rejected = 0, reset_at = $1 \
@@ -638,63 +602,30 @@ impl Store for SqlStore {
         Ok(id)
     }
 
-    async fn claim_jobs(
-        &self,
-        kinds: &[JobKind],
-        worker: &str,
-        limit: u32,
-        lease: Duration,
-    ) -> StoreResult<Vec<Job>> {
+    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>> {
         self.claim(kinds, worker, limit, lease).await
     }
 
-    async fn heartbeat(
-        &self,
-        jobs: &[JobId],
-        worker: &str,
-        lease: Duration,
-    ) -> StoreResult<Vec<JobId>> {
+    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
         self.extend_leases(jobs, worker, lease).await
     }
 
     async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Done, None, None, false)
-            .await
+        self.settle(job, worker, JobState::Done, None, None, false).await
     }
 
-    async fn retry_job(
-        &self,
-        job: &JobId,
-        worker: &str,
-        run_at: Timestamp,
-        error: &str,
-    ) -> StoreResult<bool> {
-        self.settle(
-            job,
-            worker,
-            JobState::Queued,
-            Some(run_at),
-            Some(error),
-            false,
-        )
-        .await
+    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Queued, Some(run_at), Some(error), false)
+            .await
     }
 
     async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Dead, None, Some(error), false)
-            .await
+        self.settle(job, worker, JobState::Dead, None, Some(error), false).await
     }
 
     async fn release_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
-        self.settle(
-            job,
-            worker,
-            JobState::Queued,
-            Some(Timestamp::now()),
-            None,
-            true,
-        )
-        .await
+        self.settle(job, worker, JobState::Queued, Some(Timestamp::now()), None, true)
+            .await
     }
 
     async fn reclaim_expired(&self) -> StoreResult<u64> {
@@ -709,25 +640,53 @@ impl Store for SqlStore {
         self.job_where("target_id", target).await
     }
 
-    async fn finish_execution(
+    async fn get_execution(
         &self,
+        ws: &WorkspaceId,
         id: &ExecutionId,
-        status: EventStatus,
-        error: Option<&str>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<hookflow_engine::store::Execution>> {
+        self.execution_by_id(ws, id).await
+    }
+
+    async fn mark_execution(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
+        match status {
+            EventStatus::Running | EventStatus::Waiting => self.set_execution_status(id, status).await,
+            other => Err(StoreError::Internal(format!("`{other}` is not an in-progress status"))),
+        }
+    }
+
+    async fn journal(&self, id: &ExecutionId) -> StoreResult<Vec<hookflow_engine::store::StepRecord>> {
+        self.steps_of(id).await
+    }
+
+    async fn record_step(&self, record: &hookflow_engine::store::StepRecord) -> StoreResult<()> {
+        self.put_step(record).await
+    }
+
+    async fn storage_apply(
+        &self,
+        ws: &WorkspaceId,
+        op: &hookflow_engine::store::StorageOp,
+        journal: Option<&hookflow_engine::store::StepRecord>,
+    ) -> StoreResult<Result<Value, String>> {
+        self.apply_storage(ws, op, journal).await
+    }
+
+    async fn replay_event(&self, ws: &WorkspaceId, event: &EventId, version: i64) -> StoreResult<Option<ExecutionId>> {
+        self.replay(ws, event, version).await
+    }
+
+    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()> {
         let column = match status {
             EventStatus::Succeeded => "succeeded",
             EventStatus::Failed => "failed",
             EventStatus::Filtered => "filtered",
-            other => {
-                return Err(StoreError::Internal(format!(
-                    "`{other}` does not finish an execution"
-                )))
-            }
+            other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
         };
         let mut tx = self.begin().await?;
         let row = sqlx::query(
-            "UPDATE executions SET status = $1, error = $2, finished_at = $3 WHERE id = $4 RETURNING connector_id",
+            "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
+             WHERE id = $4 AND finished_at IS NULL RETURNING connector_id",
         )
         .bind(status.as_str())
         .bind(error)
@@ -744,7 +703,12 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        let sql = format!("UPDATE connector_stats SET {column} = {column} + 1, r_{column} = r_{column} + 1 WHERE connector_id = $1");
+        if let Some(error) = error {
+            tracing::debug!(execution_id = %id, %error, "Execution failed.");
+        }
+        let sql = format!(
+            "UPDATE connector_stats SET {column} = {column} + 1, r_{column} = r_{column} + 1 WHERE connector_id = $1"
+        );
         sqlx::query(&sql)
             .bind(&connector)
             .execute(&mut *tx)

@@ -23,11 +23,7 @@ impl TestDatabase {
     /// A new SQLite file in a temporary folder.
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let path = dir
-            .path()
-            .join("hookflow.db")
-            .to_string_lossy()
-            .into_owned();
+        let path = dir.path().join("hookflow.db").to_string_lossy().into_owned();
         Self {
             label: "sqlite",
             url: format!("sqlite:{path}"),
@@ -85,17 +81,12 @@ impl TestDatabase {
 /// Drops test databases left behind more than an hour ago by earlier runs.
 async fn drop_stale(conn: &mut sqlx::PgConnection) {
     let cutoff = hookflow_core::Timestamp::now().as_millis() - 3_600_000;
-    let names: Vec<(String,)> =
-        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'hf_test_%'")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap_or_default();
+    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'hf_test_%'")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
     for (name,) in names {
-        let made: i64 = name
-            .split('_')
-            .nth(2)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(i64::MAX);
+        let made: i64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(i64::MAX);
         if made < cutoff {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
                 .execute(&mut *conn)

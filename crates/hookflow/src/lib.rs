@@ -50,8 +50,9 @@ impl Config {
 /// Sets up `tracing` once: `RUST_LOG` overrides the default filter.
 pub fn setup_tracing(json: bool, for_test: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("hookflow=info,hookflow_server=info,hookflow_engine=info,hookflow_store=info,tower_http=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("hookflow=info,hookflow_server=info,hookflow_engine=info,hookflow_store=info,tower_http=warn")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -115,25 +116,22 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let address: SocketAddr = listener
-        .local_addr()
-        .context("the listener has no address")?;
+    let address: SocketAddr = listener.local_addr().context("the listener has no address")?;
     let store = open_store(&config.backend).await?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{address}"));
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let wake = Arc::new(Notify::new());
     let dyn_store: Arc<dyn Store> = store.clone();
     let ingest = IngestQueue::start(dyn_store.clone(), store.ingest_in_flight(), wake.clone());
+    let templates = Arc::new(hookflow_expr::Templates::new());
     let state = AppState {
         store: dyn_store.clone(),
         ingest,
-        templates: Arc::new(hookflow_expr::Templates::new()),
+        templates: templates.clone(),
         config: Arc::new(ServerConfig {
             public_url: public_url.clone(),
             max_body: config.max_body,
         }),
+        wake: wake.clone(),
     };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -150,16 +148,14 @@ pub async fn run(
     };
     let workers = tokio::spawn(worker::run(
         dyn_store.clone(),
-        Arc::new(ExecutionHandler::new(dyn_store.clone())),
+        Arc::new(ExecutionHandler::new(dyn_store.clone(), templates)),
         worker_config,
         wake,
         worker_stop,
     ));
 
     tracing::info!(%address, database = %describe(&config.backend), "Listening.");
-    println!(
-        "hookflow listening on http://{address} (connector URLs start with {public_url}/hooks/)"
-    );
+    println!("hookflow listening on http://{address} (connector URLs start with {public_url}/hooks/)");
     let http_stop = {
         let mut rx = stop_rx.clone();
         async move {

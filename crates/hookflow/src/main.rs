@@ -9,11 +9,7 @@ use hookflow::Config;
 use hookflow_store::Backend;
 
 #[derive(Parser)]
-#[command(
-    name = "hookflow",
-    version,
-    about = "A self-hosted webhook connector engine"
-)]
+#[command(name = "hookflow", version, about = "A self-hosted webhook connector engine")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,11 +40,7 @@ enum WorkspaceCommand {
 #[derive(clap::Args)]
 struct DatabaseArg {
     /// `sqlite:PATH` or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "HOOKFLOW_DATABASE_URL",
-        default_value = "sqlite:hookflow.db"
-    )]
+    #[arg(long, env = "HOOKFLOW_DATABASE_URL", default_value = "sqlite:hookflow.db")]
     database: String,
 }
 
@@ -88,10 +80,7 @@ impl ServeArgs {
             .map_err(anyhow::Error::msg)
             .context("bad --max-body")?;
         anyhow::ensure!(max_body > 0, "bad --max-body: it must be above zero");
-        anyhow::ensure!(
-            self.workers > 0,
-            "bad --workers: at least one worker is needed"
-        );
+        anyhow::ensure!(self.workers > 0, "bad --workers: at least one worker is needed");
         let grace: Duration = hookflow_core::retry::parse_duration(&self.shutdown_grace)
             .map_err(anyhow::Error::msg)
             .context("bad --shutdown-grace")?;

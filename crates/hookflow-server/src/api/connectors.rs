@@ -12,19 +12,15 @@ use serde_json::Value;
 use crate::error::{AppError, Problem};
 use crate::extract::{parse_id, Auth, Json, Path, Query};
 use crate::wire::{
-    AttributeOut, ConnectorOut, CreateConnector, ListOf, ListParams, StatsOut, UpdateConnector,
-    VersionOut,
+    AttributeOut, ConnectorOut, CreateConnector, ListOf, ListParams, SimulateRequest, SimulationOut, StatsOut,
+    UpdateConnector, VersionOut,
 };
 use crate::AppState;
 
 /// How many elements of each array the attribute list shows.
 const ATTRIBUTE_ARRAY_ITEMS: usize = 100;
 
-pub(crate) async fn load(
-    state: &AppState,
-    ws: &hookflow_core::WorkspaceId,
-    raw: &str,
-) -> Result<Connector, AppError> {
+pub(crate) async fn load(state: &AppState, ws: &hookflow_core::WorkspaceId, raw: &str) -> Result<Connector, AppError> {
     let id: ConnectorId = parse_id(raw, "connector")?;
     state
         .store
@@ -44,20 +40,17 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) {
 
 fn check_description(description: &str, errors: &mut Vec<FieldError>) {
     if description.chars().count() > 2000 {
-        errors.push(FieldError::new(
-            "description",
-            "must be at most 2000 characters",
-        ));
+        errors.push(FieldError::new("description", "must be at most 2000 characters"));
     }
 }
 
 /// Splits and checks a document as sent; answers the versioned part and the structure.
-pub(crate) fn checked_document(
-    state: &AppState,
-    sent: Value,
-) -> Result<(Value, Option<Value>), AppError> {
+pub(crate) fn checked_document(state: &AppState, sent: Value) -> Result<(Value, Option<Value>), AppError> {
     let (doc, structure) = document::split(sent).map_err(AppError::validation)?;
-    let errors = document::check_templates(&doc, &state.templates);
+    let mut errors = document::check_templates(&doc, &state.templates);
+    if let Err(step_errors) = hookflow_engine::steps::compile(&doc, &state.templates) {
+        errors.extend(step_errors);
+    }
     if !errors.is_empty() {
         return Err(AppError::validation(errors));
     }
@@ -83,12 +76,7 @@ pub async fn create(
     let mut errors = Vec::new();
     check_name(&req.name, &mut errors);
     check_description(&req.description, &mut errors);
-    let event_source = match req
-        .event_source
-        .as_deref()
-        .unwrap_or("webhook")
-        .parse::<EventSource>()
-    {
+    let event_source = match req.event_source.as_deref().unwrap_or("webhook").parse::<EventSource>() {
         Ok(s) => s,
         Err(e) => {
             errors.push(FieldError::new("event_source", e.to_string()));
@@ -118,12 +106,7 @@ pub async fn create(
         // Keep version 1 as the creation; record the structure with it.
         state
             .store
-            .set_structure(
-                &ws,
-                &connector.id,
-                &structure,
-                &Value::Object(Default::default()),
-            )
+            .set_structure(&ws, &connector.id, &structure, &Value::Object(Default::default()))
             .await?;
         connector.structure = Some(structure);
     }
@@ -160,10 +143,7 @@ pub async fn list(
     Auth(ws): Auth,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<ListOf<ConnectorOut>>, AppError> {
-    let page = state
-        .store
-        .list_connectors(&ws, &params.page::<ConnectorId>()?)
-        .await?;
+    let page = state.store.list_connectors(&ws, &params.page::<ConnectorId>()?).await?;
     Ok(axum::Json(ListOf {
         data: page
             .items
@@ -307,13 +287,7 @@ pub async fn restore(
         .ok_or_else(|| AppError::not_found("version"))?;
     let saved = state
         .store
-        .save_document(
-            &ws,
-            &c.id,
-            &old.document,
-            None,
-            &format!("restored from {version}"),
-        )
+        .save_document(&ws, &c.id, &old.document, None, &format!("restored from {version}"))
         .await?
         .ok_or_else(|| AppError::not_found("connector"))?;
     Ok(with_version(
@@ -386,11 +360,7 @@ fn attribute_list(c: &Connector) -> Vec<AttributeOut> {
     };
     add("body", c.structure.as_ref());
     add("custom_variables", c.sample_custom_variables.as_ref());
-    for (path, kind) in [
-        ("now", "string"),
-        ("timezone", "string"),
-        ("workspace_id", "string"),
-    ] {
+    for (path, kind) in [("now", "string"), ("timezone", "string"), ("workspace_id", "string")] {
         let mut a = fixed(path, "system", kind, "system");
         a.template = format!("{{{{ system.{path} }}}}");
         out.push(a);
@@ -416,9 +386,7 @@ pub async fn structure_from_event(
         .filter(|e| e.connector_id == c.id);
     let event = event.ok_or_else(|| AppError::not_found("event"))?;
     let Some(body) = event.parsed.get("body").filter(|b| !b.is_null()) else {
-        return Err(AppError::bad_request(
-            "this event was rejected and has no body to map",
-        ));
+        return Err(AppError::bad_request("this event was rejected and has no body to map"));
     };
     let vars = event
         .parsed
@@ -465,4 +433,75 @@ pub async fn reset_stats(
         .await?
         .ok_or_else(|| AppError::not_found("connector"))?;
     Ok(axum::Json((&s).into()))
+}
+
+/// Run the steps on a sample payload (or a logged event): every side effect is
+/// recorded, none is performed, delays are skipped, and nothing is stored.
+#[utoipa::path(post, path = "/connectors/{id}/simulate", tag = "connectors", params(("id" = String, Path)),
+    request_body = SimulateRequest,
+    responses((status = 200, body = SimulationOut), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn simulate(
+    State(state): State<AppState>,
+    Auth(ws): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<SimulateRequest>,
+) -> Result<axum::Json<SimulationOut>, AppError> {
+    let c = load(&state, &ws, &id).await?;
+    let document = match req.config {
+        Some(sent) => checked_document(&state, sent).map_err(|e| prefix_paths(e, "config"))?.0,
+        None => c.document.clone(),
+    };
+    let now = hookflow_core::Timestamp::now();
+    let event = match (&req.event_id, req.payload) {
+        (Some(_), Some(_)) => return Err(AppError::bad_request("give a payload or an event_id, not both")),
+        (Some(event_id), None) => {
+            let event_id: EventId = parse_id(event_id, "event")?;
+            let e = state
+                .store
+                .get_event(&ws, &event_id)
+                .await?
+                .filter(|e| e.connector_id == c.id);
+            let e = e.ok_or_else(|| AppError::not_found("event"))?;
+            hookflow_engine::context::event_value(e.id.as_str(), &e.method, e.received_at, &e.headers, &e.parsed)
+        }
+        (None, payload) => {
+            let headers: Vec<(String, String)> = req
+                .headers
+                .as_ref()
+                .and_then(Value::as_object)
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.to_ascii_lowercase(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let parsed = serde_json::json!({
+                "kind": "json",
+                "body": payload.unwrap_or_else(|| serde_json::json!({})),
+                "custom_variables": req.custom_variables.unwrap_or_else(|| serde_json::json!({})),
+                "files": [],
+            });
+            hookflow_engine::context::event_value("evt_simulated", "POST", now, &headers, &parsed)
+        }
+    };
+    let ctx = serde_json::json!({
+        "event": event,
+        "steps": {},
+        "contact": null,
+        "system": hookflow_engine::context::system_value(now, "UTC", ws.as_str()),
+    });
+    let outcome = hookflow_engine::executor::simulate(&*state.store, &state.templates, &ws, &document, ctx)
+        .await?
+        .map_err(AppError::validation)?;
+    Ok(axum::Json(SimulationOut {
+        status: outcome.status.to_string(),
+        error: outcome.error,
+        steps: outcome.steps.iter().map(Into::into).collect(),
+        side_effects: outcome.side_effects,
+    }))
 }

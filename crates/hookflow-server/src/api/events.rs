@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use hookflow_core::{EventId, EventStatus};
+use hookflow_core::{EventId, EventStatus, ExecutionId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{AppError, Problem};
 use crate::extract::{parse_id, Auth, Path, Query};
-use crate::wire::{EventOut, EventSummary, ListOf, ListParams};
+use crate::wire::{EventOut, EventSummary, ExecutionOut, ListOf, ListParams, ReplayOut};
 use crate::AppState;
 
 /// `?status=&limit=&cursor=`
@@ -66,7 +66,94 @@ pub async fn get(
         .get_event(&ws, &id)
         .await?
         .ok_or_else(|| AppError::not_found("event"))?;
-    Ok(axum::Json((&e).into()))
+    let mut out: EventOut = (&e).into();
+    if let Some(exe) = &e.execution_id {
+        out.execution = execution_out(&state, &ws, exe).await?;
+    }
+    Ok(axum::Json(out))
+}
+
+async fn execution_out(
+    state: &AppState,
+    ws: &hookflow_core::WorkspaceId,
+    id: &ExecutionId,
+) -> Result<Option<ExecutionOut>, AppError> {
+    let Some(execution) = state.store.get_execution(ws, id).await? else {
+        return Ok(None);
+    };
+    let steps = state.store.journal(id).await?;
+    Ok(Some(ExecutionOut::new(&execution, &steps)))
+}
+
+/// One execution with its journal: each step's status, rendered input, output, error and timing.
+#[utoipa::path(get, path = "/executions/{id}", tag = "events", params(("id" = String, Path)),
+    responses((status = 200, body = ExecutionOut), (status = 404, body = Problem)))]
+pub async fn execution(
+    State(state): State<AppState>,
+    Auth(ws): Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ExecutionOut>, AppError> {
+    let id: ExecutionId = parse_id(&id, "execution")?;
+    let out = execution_out(&state, &ws, &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("execution"))?;
+    Ok(axum::Json(out))
+}
+
+/// `?version=`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayParams {
+    /// Run this version of the connector document instead of the current one.
+    pub version: Option<i64>,
+}
+
+/// Run a logged event again, as a new execution.
+#[utoipa::path(post, path = "/events/{id}/replay", tag = "events", params(("id" = String, Path), ReplayParams),
+    responses((status = 202, body = ReplayOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn replay(
+    State(state): State<AppState>,
+    Auth(ws): Auth,
+    Path(id): Path<String>,
+    Query(params): Query<ReplayParams>,
+) -> Result<(axum::http::StatusCode, axum::Json<ReplayOut>), AppError> {
+    let id: EventId = parse_id(&id, "event")?;
+    let event = state
+        .store
+        .get_event(&ws, &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("event"))?;
+    let connector = state
+        .store
+        .get_connector(&ws, &event.connector_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("event"))?;
+    let version = match params.version {
+        Some(v) => {
+            state
+                .store
+                .get_version(&ws, &connector.id, v)
+                .await?
+                .ok_or_else(|| AppError::not_found("version"))?
+                .version
+        }
+        None => connector.version,
+    };
+    let execution = state
+        .store
+        .replay_event(&ws, &id, version)
+        .await?
+        .ok_or_else(|| AppError::not_found("event"))?;
+    state.wake.notify_waiters();
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(ReplayOut {
+            execution_id: execution.to_string(),
+            event_id: id.to_string(),
+            config_version: version,
+            status: EventStatus::Received.to_string(),
+        }),
+    ))
 }
 
 /// The raw body, byte for byte, with the content type it came with.

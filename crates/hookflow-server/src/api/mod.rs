@@ -50,11 +50,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(workspace))
         .routes(routes!(connectors::create, connectors::list))
-        .routes(routes!(
-            connectors::get,
-            connectors::update,
-            connectors::delete
-        ))
+        .routes(routes!(connectors::get, connectors::update, connectors::delete))
         .routes(routes!(connectors::get_config, connectors::put_config))
         .routes(routes!(connectors::versions))
         .routes(routes!(connectors::restore))
@@ -66,6 +62,9 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::list))
         .routes(routes!(events::get))
         .routes(routes!(events::raw))
+        .routes(routes!(events::replay))
+        .routes(routes!(events::execution))
+        .routes(routes!(connectors::simulate))
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     (router, doc)

@@ -7,16 +7,9 @@ use crate::utils::{connector, on_every_database, workspace};
 async fn tokens_find_their_workspace() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "acme").await;
-        let found = store
-            .workspace_by_token(&format!("hash-of-{ws}"))
-            .await
-            .unwrap();
+        let found = store.workspace_by_token(&format!("hash-of-{ws}")).await.unwrap();
         assert_eq!(found, Some(ws), "{db}");
-        assert_eq!(
-            store.workspace_by_token("hash-of-nobody").await.unwrap(),
-            None,
-            "{db}"
-        );
+        assert_eq!(store.workspace_by_token("hash-of-nobody").await.unwrap(), None, "{db}");
     })
     .await;
 }
@@ -28,10 +21,7 @@ async fn connectors_stay_in_their_workspace() {
         let b = workspace(&*store, "b").await;
         let c = connector(&*store, &a, "orders").await;
         assert_eq!(c.version, 1, "{db}");
-        assert!(
-            store.get_connector(&a, &c.id).await.unwrap().is_some(),
-            "{db}"
-        );
+        assert!(store.get_connector(&a, &c.id).await.unwrap().is_some(), "{db}");
         assert!(
             store.get_connector(&b, &c.id).await.unwrap().is_none(),
             "{db}: b sees a's connector"
@@ -41,19 +31,11 @@ async fn connectors_stay_in_their_workspace() {
             ..Default::default()
         };
         assert!(
-            store
-                .update_connector(&b, &c.id, &patch)
-                .await
-                .unwrap()
-                .is_none(),
+            store.update_connector(&b, &c.id, &patch).await.unwrap().is_none(),
             "{db}"
         );
         assert!(
-            store
-                .rotate_connector_token(&b, &c.id, "x")
-                .await
-                .unwrap()
-                .is_none(),
+            store.rotate_connector_token(&b, &c.id, "x").await.unwrap().is_none(),
             "{db}"
         );
         assert!(
@@ -65,14 +47,8 @@ async fn connectors_stay_in_their_workspace() {
             "{db}"
         );
         assert!(store.stats(&b, &c.id).await.unwrap().is_none(), "{db}");
-        assert!(
-            store.reset_stats(&b, &c.id).await.unwrap().is_none(),
-            "{db}"
-        );
-        assert!(
-            store.list_versions(&b, &c.id).await.unwrap().is_empty(),
-            "{db}"
-        );
+        assert!(store.reset_stats(&b, &c.id).await.unwrap().is_none(), "{db}");
+        assert!(store.list_versions(&b, &c.id).await.unwrap().is_empty(), "{db}");
         assert!(!store.delete_connector(&b, &c.id).await.unwrap(), "{db}");
         let page = store
             .list_connectors(
@@ -104,28 +80,14 @@ async fn update_and_delete() {
             enabled: Some(false),
             ..Default::default()
         };
-        let updated = store
-            .update_connector(&ws, &c.id, &patch)
-            .await
-            .unwrap()
-            .unwrap();
+        let updated = store.update_connector(&ws, &c.id, &patch).await.unwrap().unwrap();
         assert_eq!(
-            (
-                updated.name.as_str(),
-                updated.enabled,
-                updated.description.as_str()
-            ),
+            (updated.name.as_str(), updated.enabled, updated.description.as_str()),
             ("paid orders", false, "")
         );
         assert!(store.delete_connector(&ws, &c.id).await.unwrap(), "{db}");
-        assert!(
-            store.get_connector(&ws, &c.id).await.unwrap().is_none(),
-            "{db}"
-        );
-        assert!(
-            store.ingest_target(&c.token).await.unwrap().is_none(),
-            "{db}"
-        );
+        assert!(store.get_connector(&ws, &c.id).await.unwrap().is_none(), "{db}");
+        assert!(store.ingest_target(&c.token).await.unwrap().is_none(), "{db}");
     })
     .await;
 }
@@ -141,13 +103,7 @@ async fn list_pages_newest_first() {
         }
         made.reverse();
         let first = store
-            .list_connectors(
-                &ws,
-                &PageRequest {
-                    limit: 2,
-                    cursor: None,
-                },
-            )
+            .list_connectors(&ws, &PageRequest { limit: 2, cursor: None })
             .await
             .unwrap();
         let second = store
@@ -197,27 +153,14 @@ async fn versions_keep_the_newest_twenty() {
         let numbers: Vec<i64> = versions.iter().map(|v| v.version).collect();
         assert_eq!(numbers, (7..=26).rev().collect::<Vec<_>>(), "{db}");
         assert_eq!(versions[0].document["n"], 24, "{db}");
-        assert!(
-            store.get_version(&ws, &c.id, 6).await.unwrap().is_none(),
-            "{db}"
-        );
+        assert!(store.get_version(&ws, &c.id, 6).await.unwrap().is_none(), "{db}");
         assert_eq!(
-            store
-                .get_version(&ws, &c.id, 7)
-                .await
-                .unwrap()
-                .unwrap()
-                .document["n"],
+            store.get_version(&ws, &c.id, 7).await.unwrap().unwrap().document["n"],
             5,
             "{db}"
         );
         assert_eq!(
-            store
-                .get_connector(&ws, &c.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .version,
+            store.get_connector(&ws, &c.id).await.unwrap().unwrap().version,
             26,
             "{db}"
         );
@@ -262,26 +205,16 @@ async fn rotating_the_token_retires_the_old_one() {
     on_every_database(|store, db| async move {
         let ws = workspace(&*store, "a").await;
         let c = connector(&*store, &ws, "orders").await;
-        assert!(
-            store.ingest_target(&c.token).await.unwrap().is_some(),
-            "{db}"
-        );
+        assert!(store.ingest_target(&c.token).await.unwrap().is_some(), "{db}");
         let rotated = store
             .rotate_connector_token(&ws, &c.id, "new-token")
             .await
             .unwrap()
             .unwrap();
         assert_eq!(rotated.token, "new-token");
-        assert!(
-            store.ingest_target(&c.token).await.unwrap().is_none(),
-            "{db}"
-        );
+        assert!(store.ingest_target(&c.token).await.unwrap().is_none(), "{db}");
         let target = store.ingest_target("new-token").await.unwrap().unwrap();
-        assert_eq!(
-            (target.connector_id, target.has_structure),
-            (c.id, false),
-            "{db}"
-        );
+        assert_eq!((target.connector_id, target.has_structure), (c.id, false), "{db}");
     })
     .await;
 }

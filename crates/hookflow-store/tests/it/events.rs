@@ -45,12 +45,7 @@ async fn a_batch_writes_events_executions_jobs_and_stats_together() {
         assert_eq!(now.structure, Some(json!({"order": {"id": 1}})), "{db}");
         assert_eq!(now.sample_custom_variables, Some(json!({"a": "1"})), "{db}");
         assert!(
-            store
-                .ingest_target(&c.token)
-                .await
-                .unwrap()
-                .unwrap()
-                .has_structure,
+            store.ingest_target(&c.token).await.unwrap().unwrap().has_structure,
             "{db}"
         );
 
@@ -68,10 +63,7 @@ async fn a_batch_writes_events_executions_jobs_and_stats_together() {
 
         // Other workspaces see nothing.
         let other = workspace(&*store, "b").await;
-        assert!(
-            store.get_event(&other, &first.id).await.unwrap().is_none(),
-            "{db}"
-        );
+        assert!(store.get_event(&other, &first.id).await.unwrap().is_none(), "{db}");
         let page = store
             .list_events(
                 &other,
@@ -97,11 +89,7 @@ async fn binary_bodies_survive_byte_for_byte() {
         let mut e = event(&c, json!("x"));
         e.body = (0..=255u8).chain((0..=255u8).rev()).collect();
         store.insert_events(std::slice::from_ref(&e)).await.unwrap();
-        assert_eq!(
-            store.get_event(&ws, &e.id).await.unwrap().unwrap().body,
-            e.body,
-            "{db}"
-        );
+        assert_eq!(store.get_event(&ws, &e.id).await.unwrap().unwrap().body, e.body, "{db}");
     })
     .await;
 }
@@ -116,23 +104,14 @@ async fn a_duplicate_id_fails_the_batch_and_writes_nothing() {
         let fresh = event(&c, json!({"fresh": 1}));
         let mut dup = event(&c, json!({}));
         dup.id = e.id.clone();
-        let err = store
-            .insert_events(&[fresh.clone(), dup])
-            .await
-            .unwrap_err();
+        let err = store.insert_events(&[fresh.clone(), dup]).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{db}: {err}");
         assert!(
             store.get_event(&ws, &fresh.id).await.unwrap().is_none(),
             "{db}: half a batch was written"
         );
         assert_eq!(
-            store
-                .stats(&ws, &c.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .lifetime
-                .received,
+            store.stats(&ws, &c.id).await.unwrap().unwrap().lifetime.received,
             1,
             "{db}"
         );
@@ -209,12 +188,7 @@ async fn finishing_executions_counts_them_and_reset_starts_over() {
                 .unwrap();
         }
         assert_eq!(
-            store
-                .get_event(&ws, &events[2].id)
-                .await
-                .unwrap()
-                .unwrap()
-                .status,
+            store.get_event(&ws, &events[2].id).await.unwrap().unwrap().status,
             EventStatus::Failed,
             "{db}"
         );
@@ -236,17 +210,9 @@ async fn finishing_executions_counts_them_and_reset_starts_over() {
         assert_eq!(reset.lifetime, stats.lifetime, "{db}");
         store.insert_events(&[event(&c, json!({}))]).await.unwrap();
         let after = store.stats(&ws, &c.id).await.unwrap().unwrap();
-        assert_eq!(
-            (after.lifetime.received, after.since_reset.received),
-            (5, 1),
-            "{db}"
-        );
+        assert_eq!((after.lifetime.received, after.since_reset.received), (5, 1), "{db}");
         assert!(store
-            .finish_execution(
-                events[0].execution.as_ref().unwrap(),
-                EventStatus::Running,
-                None
-            )
+            .finish_execution(events[0].execution.as_ref().unwrap(), EventStatus::Running, None)
             .await
             .is_err());
     })

@@ -4,4 +4,5 @@
 mod connectors;
 mod events;
 mod queue;
+mod steps;
 mod utils;

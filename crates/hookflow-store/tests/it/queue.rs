@@ -15,10 +15,7 @@ async fn claim_lease_complete() {
             .enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now())
             .await
             .unwrap();
-        let claimed = store
-            .claim_jobs(&[JobKind::Execution], "w1", 10, LEASE)
-            .await
-            .unwrap();
+        let claimed = store.claim_jobs(&[JobKind::Execution], "w1", 10, LEASE).await.unwrap();
         assert_eq!(claimed.len(), 1, "{db}");
         assert_eq!(
             (
@@ -41,15 +38,8 @@ async fn claim_lease_complete() {
         // Only the holder settles it.
         assert!(!store.complete_job(&id, "w2").await.unwrap(), "{db}");
         assert!(store.complete_job(&id, "w1").await.unwrap(), "{db}");
-        assert!(
-            !store.complete_job(&id, "w1").await.unwrap(),
-            "{db}: completed twice"
-        );
-        assert_eq!(
-            store.get_job(&id).await.unwrap().unwrap().state,
-            JobState::Done,
-            "{db}"
-        );
+        assert!(!store.complete_job(&id, "w1").await.unwrap(), "{db}: completed twice");
+        assert_eq!(store.get_job(&id).await.unwrap().unwrap().state, JobState::Done, "{db}");
         assert!(
             store
                 .claim_jobs(&[JobKind::Execution], "w2", 10, LEASE)
@@ -109,18 +99,9 @@ async fn retry_waits_for_its_time_and_keeps_the_reason() {
             .enqueue_job(JobKind::Execution, &ws, "exe_1", Timestamp::now())
             .await
             .unwrap();
-        store
-            .claim_jobs(&[JobKind::Execution], "w", 1, LEASE)
-            .await
-            .unwrap();
+        store.claim_jobs(&[JobKind::Execution], "w", 1, LEASE).await.unwrap();
         let at = Timestamp::now().plus_millis(300);
-        assert!(
-            store
-                .retry_job(&id, "w", at, "503 from peer")
-                .await
-                .unwrap(),
-            "{db}"
-        );
+        assert!(store.retry_job(&id, "w", at, "503 from peer").await.unwrap(), "{db}");
         let row = store.get_job(&id).await.unwrap().unwrap();
         assert_eq!(
             (row.state, row.run_at, row.last_error.as_deref()),
@@ -135,23 +116,13 @@ async fn retry_waits_for_its_time_and_keeps_the_reason() {
             "{db}: claimed early"
         );
         tokio::time::sleep(Duration::from_millis(350)).await;
-        let again = store
-            .claim_jobs(&[JobKind::Execution], "w", 1, LEASE)
-            .await
-            .unwrap();
+        let again = store.claim_jobs(&[JobKind::Execution], "w", 1, LEASE).await.unwrap();
         assert_eq!(again[0].attempts, 2, "{db}");
         assert!(
-            store
-                .kill_job(&id, "w", "gave up after 2 attempts")
-                .await
-                .unwrap(),
+            store.kill_job(&id, "w", "gave up after 2 attempts").await.unwrap(),
             "{db}"
         );
-        assert_eq!(
-            store.get_job(&id).await.unwrap().unwrap().state,
-            JobState::Dead,
-            "{db}"
-        );
+        assert_eq!(store.get_job(&id).await.unwrap().unwrap().state, JobState::Dead, "{db}");
     })
     .await;
 }
@@ -165,12 +136,7 @@ async fn expired_leases_are_reclaimed_and_the_old_holder_is_fenced_off() {
             .await
             .unwrap();
         store
-            .claim_jobs(
-                &[JobKind::Execution],
-                "dead-node",
-                1,
-                Duration::from_millis(50),
-            )
+            .claim_jobs(&[JobKind::Execution], "dead-node", 1, Duration::from_millis(50))
             .await
             .unwrap();
         assert_eq!(
@@ -181,11 +147,7 @@ async fn expired_leases_are_reclaimed_and_the_old_holder_is_fenced_off() {
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(store.reclaim_expired().await.unwrap(), 1, "{db}");
         let row = store.get_job(&id).await.unwrap().unwrap();
-        assert_eq!(
-            (row.state, row.lease_owner),
-            (JobState::Queued, None),
-            "{db}"
-        );
+        assert_eq!((row.state, row.lease_owner), (JobState::Queued, None), "{db}");
         let taken = store
             .claim_jobs(&[JobKind::Execution], "live-node", 1, LEASE)
             .await
@@ -217,10 +179,7 @@ async fn heartbeats_extend_only_held_leases_and_release_gives_back() {
             .await
             .unwrap();
         assert!(store.complete_job(&b, "w").await.unwrap());
-        let lost = store
-            .heartbeat(&[a.clone(), b.clone()], "w", LEASE)
-            .await
-            .unwrap();
+        let lost = store.heartbeat(&[a.clone(), b.clone()], "w", LEASE).await.unwrap();
         assert_eq!(lost, vec![b], "{db}");
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(
@@ -245,12 +204,7 @@ async fn concurrent_claimers_never_share_a_job() {
         let ws = workspace(&*store, "a").await;
         for i in 0..120 {
             store
-                .enqueue_job(
-                    JobKind::Execution,
-                    &ws,
-                    &format!("exe_{i}"),
-                    Timestamp::now(),
-                )
+                .enqueue_job(JobKind::Execution, &ws, &format!("exe_{i}"), Timestamp::now())
                 .await
                 .unwrap();
         }

@@ -1,9 +1,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use hookflow_core::{
-    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, Timestamp, TokenId, WorkspaceId,
-};
+use hookflow_core::{ConnectorId, EventId, EventSource, EventStatus, ExecutionId, Timestamp, TokenId, WorkspaceId};
 use hookflow_engine::store::{Connector, NewConnector, NewEvent, NewWorkspace};
 use hookflow_engine::Store;
 use hookflow_test_support::TestDatabase;

@@ -8,28 +8,18 @@ async fn connectors_crud() {
     on_every_database(|s, db| async move {
         let token = s.workspace("acme").await;
         let c = s
-            .create_connector(
-                &token,
-                json!({"name": " Orders ", "description": "Shop orders"}),
-            )
+            .create_connector(&token, json!({"name": " Orders ", "description": "Shop orders"}))
             .await;
         let id = c["id"].as_str().unwrap().to_owned();
         assert!(id.starts_with("con_"), "{db}");
         assert_eq!(
-            (
-                c["name"].as_str(),
-                c["event_source"].as_str(),
-                c["enabled"].as_bool()
-            ),
+            (c["name"].as_str(), c["event_source"].as_str(), c["enabled"].as_bool()),
             (Some("Orders"), Some("webhook"), Some(true))
         );
         let url = c["url"].as_str().unwrap();
         let secret = url.rsplit('/').next().unwrap();
         assert!(url.starts_with(&format!("{}/hooks/", s.url)), "{db}: {url}");
-        assert!(
-            secret.len() >= 22,
-            "{db}: the URL token must carry at least 128 bits"
-        );
+        assert!(secret.len() >= 22, "{db}: the URL token must carry at least 128 bits");
 
         let got = s.get_json(&format!("/connectors/{id}"), &token).await;
         assert_eq!(got, c, "{db}");
@@ -68,11 +58,7 @@ async fn connectors_crud() {
             404,
         )
         .await;
-        problem(
-            s.client.post(url).json(&json!({})).send().await.unwrap(),
-            404,
-        )
-        .await;
+        problem(s.client.post(url).json(&json!({})).send().await.unwrap(), 404).await;
         s.stop().await;
     })
     .await;
@@ -111,10 +97,7 @@ async fn bad_requests_are_explained() {
             .await
             .unwrap();
         let body = problem(r, 400).await;
-        assert!(
-            body["detail"].as_str().unwrap().contains("colour"),
-            "{db}: {body}"
-        );
+        assert!(body["detail"].as_str().unwrap().contains("colour"), "{db}: {body}");
         let r = s
             .api(Method::POST, "/connectors", &token)
             .header("content-type", "application/json")
@@ -124,10 +107,7 @@ async fn bad_requests_are_explained() {
             .unwrap();
         problem(r, 400).await;
         problem(
-            s.api(Method::GET, "/connectors?limit=0", &token)
-                .send()
-                .await
-                .unwrap(),
+            s.api(Method::GET, "/connectors?limit=0", &token).send().await.unwrap(),
             400,
         )
         .await;
@@ -155,14 +135,7 @@ async fn bad_requests_are_explained() {
             404,
         )
         .await;
-        problem(
-            s.api(Method::GET, "/no/such/route", &token)
-                .send()
-                .await
-                .unwrap(),
-            404,
-        )
-        .await;
+        problem(s.api(Method::GET, "/no/such/route", &token).send().await.unwrap(), 404).await;
 
         // Auth: missing, malformed and unknown tokens.
         let r = s
@@ -174,10 +147,7 @@ async fn bad_requests_are_explained() {
         assert_eq!(r.headers().get("www-authenticate").unwrap(), "Bearer");
         problem(r, 401).await;
         problem(
-            s.api(Method::GET, "/connectors", "hft_wrong")
-                .send()
-                .await
-                .unwrap(),
+            s.api(Method::GET, "/connectors", "hft_wrong").send().await.unwrap(),
             401,
         )
         .await;
@@ -193,8 +163,7 @@ async fn lists_page_newest_first() {
         let mut ids = Vec::new();
         for i in 0..5 {
             ids.push(
-                s.create_connector(&token, json!({"name": format!("c{i}")}))
-                    .await["id"]
+                s.create_connector(&token, json!({"name": format!("c{i}")})).await["id"]
                     .as_str()
                     .unwrap()
                     .to_owned(),
@@ -259,7 +228,10 @@ async fn documents_are_versioned_and_restorable() {
 async fn bad_documents_name_the_place() {
     on_every_database(|s, db| async move {
         let token = s.workspace("acme").await;
-        let id = s.create_connector(&token, json!({"name": "Orders"})).await["id"].as_str().unwrap().to_owned();
+        let id = s.create_connector(&token, json!({"name": "Orders"})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let doc = json!({
             "response": {"status": 200, "body": "{{ event.id "},
             "steps": [
@@ -273,20 +245,56 @@ async fn bad_documents_name_the_place() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| (e["path"].as_str().unwrap().to_owned(), e["message"].as_str().unwrap().to_owned()))
+            .map(|e| {
+                (
+                    e["path"].as_str().unwrap().to_owned(),
+                    e["message"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         let paths: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(paths, ["steps[2].id", "steps[2].type"], "{db}: shape errors come first: {body}");
+        assert_eq!(
+            paths,
+            ["steps[2].id", "steps[2].type"],
+            "{db}: shape errors come first: {body}"
+        );
         let doc = json!({"response": {"status": 200, "body": "{{ event.id "}, "steps": [
-            {"id": "crm", "type": "http_request", "url": "https://crm.example/{{ event.body.id }"}]});
+            {"id": "later", "type": "delay", "until": "{{ event.body.at }"}]});
         let body = problem(s.put_config(&token, &id, &doc).await, 400).await;
-        let paths: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
-        assert_eq!(paths, ["response.body", "steps[0].url"], "{db}: {body}");
-        assert!(body["errors"][1]["message"].as_str().unwrap().contains("line 1, column"), "{body}");
+        let paths: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(paths, ["response.body", "steps[0].until"], "{db}: {body}");
+        assert!(
+            body["errors"][1]["message"]
+                .as_str()
+                .unwrap()
+                .contains("line 1, column"),
+            "{body}"
+        );
+        // Actions land with a later version: refused, with the reason.
+        let doc = json!({"steps": [{"id": "crm", "type": "http_request", "url": "https://crm.example/"}]});
+        let body = problem(s.put_config(&token, &id, &doc).await, 400).await;
+        assert_eq!(body["errors"][0]["path"], "steps[0].type", "{db}");
+        assert!(
+            body["errors"][0]["message"].as_str().unwrap().contains("not available"),
+            "{db}: {body}"
+        );
         problem(s.put_config(&token, &id, &json!([1, 2])).await, 400).await;
-        problem(s.put_config(&token, &id, &json!({"response": {"status": 99}})).await, 400).await;
+        problem(
+            s.put_config(&token, &id, &json!({"response": {"status": 99}})).await,
+            400,
+        )
+        .await;
         // Nothing was saved.
-        assert_eq!(s.get_json(&format!("/connectors/{id}"), &token).await["version"], 1, "{db}");
+        assert_eq!(
+            s.get_json(&format!("/connectors/{id}"), &token).await["version"],
+            1,
+            "{db}"
+        );
         s.stop().await;
     })
     .await;
@@ -321,28 +329,13 @@ async fn rotating_the_url_retires_the_old_one_at_once() {
         let rotated: Value = r.json().await.unwrap();
         let new = rotated["url"].as_str().unwrap();
         assert_ne!(new, old, "{db}");
-        let gone = problem(
-            s.client
-                .post(&old)
-                .json(&json!({"a": 1}))
-                .send()
-                .await
-                .unwrap(),
-            404,
-        )
-        .await;
+        let gone = problem(s.client.post(&old).json(&json!({"a": 1})).send().await.unwrap(), 404).await;
         assert_eq!(
             gone["detail"], "no connector answers at this URL",
             "{db}: the 404 reveals nothing"
         );
         assert_eq!(
-            s.client
-                .post(new)
-                .json(&json!({"a": 1}))
-                .send()
-                .await
-                .unwrap()
-                .status(),
+            s.client.post(new).json(&json!({"a": 1})).send().await.unwrap().status(),
             200,
             "{db}"
         );
@@ -370,17 +363,13 @@ async fn structure_attributes_and_remap() {
             .send()
             .await
             .unwrap();
-        let config = s
-            .get_json(&format!("/connectors/{id}/config"), &token)
-            .await;
+        let config = s.get_json(&format!("/connectors/{id}/config"), &token).await;
         assert_eq!(
             config["structure"],
             json!({"order": {"id": 7, "items": [{"sku": "A"}]}, "smtp-id": "x"}),
             "{db}"
         );
-        let attrs = s
-            .get_json(&format!("/connectors/{id}/attributes"), &token)
-            .await;
+        let attrs = s.get_json(&format!("/connectors/{id}/attributes"), &token).await;
         let find = |path: &str| {
             attrs["data"]
                 .as_array()
@@ -403,9 +392,7 @@ async fn structure_attributes_and_remap() {
         assert!(find("body.refund").is_none(), "{db}");
 
         // Re-map from the second event.
-        let events = s
-            .get_json(&format!("/connectors/{id}/events"), &token)
-            .await;
+        let events = s.get_json(&format!("/connectors/{id}/events"), &token).await;
         let second = events["data"][0]["id"].as_str().unwrap();
         let r = s
             .api(
@@ -417,9 +404,7 @@ async fn structure_attributes_and_remap() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "{db}");
-        let attrs = s
-            .get_json(&format!("/connectors/{id}/attributes"), &token)
-            .await;
+        let attrs = s.get_json(&format!("/connectors/{id}/attributes"), &token).await;
         assert!(
             attrs["data"]
                 .as_array()
@@ -441,14 +426,10 @@ async fn structure_attributes_and_remap() {
         )
         .await;
         // A structure edited by hand through the document.
-        let mut doc = s
-            .get_json(&format!("/connectors/{id}/config"), &token)
-            .await;
+        let mut doc = s.get_json(&format!("/connectors/{id}/config"), &token).await;
         doc["structure"] = json!({"lead": {"email": "a@b.c"}});
         assert_eq!(s.put_config(&token, id, &doc).await.status(), 200);
-        let attrs = s
-            .get_json(&format!("/connectors/{id}/attributes"), &token)
-            .await;
+        let attrs = s.get_json(&format!("/connectors/{id}/attributes"), &token).await;
         assert!(
             attrs["data"]
                 .as_array()
@@ -469,12 +450,7 @@ async fn stats_count_and_reset() {
         let c = s.create_connector(&token, json!({"name": "Orders"})).await;
         let (id, url) = (c["id"].as_str().unwrap(), c["url"].as_str().unwrap());
         for i in 0..3 {
-            s.client
-                .post(url)
-                .json(&json!({"i": i}))
-                .send()
-                .await
-                .unwrap();
+            s.client.post(url).json(&json!({"i": i})).send().await.unwrap();
         }
         s.client
             .post(url)
@@ -495,11 +471,7 @@ async fn stats_count_and_reset() {
         );
         assert_eq!(stats["reset_at"], Value::Null);
         let r = s
-            .api(
-                Method::POST,
-                &format!("/connectors/{id}/stats/reset"),
-                &token,
-            )
+            .api(Method::POST, &format!("/connectors/{id}/stats/reset"), &token)
             .send()
             .await
             .unwrap();

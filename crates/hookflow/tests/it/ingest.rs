@@ -8,13 +8,7 @@ use serde_json::{json, Value};
 use crate::utils::{on_every_database, problem, TestServer};
 
 /// Posts `body` with `content_type` and answers the stored event.
-async fn roundtrip(
-    s: &TestServer,
-    token: &str,
-    url: &str,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Value {
+async fn roundtrip(s: &TestServer, token: &str, url: &str, content_type: Option<&str>, body: &[u8]) -> Value {
     let mut req = s.client.post(url).body(body.to_vec());
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -23,11 +17,8 @@ async fn roundtrip(
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     let answer: Value = r.json().await.unwrap();
     assert_eq!(answer["status"], "accepted");
-    s.get_json(
-        &format!("/events/{}", answer["event_id"].as_str().unwrap()),
-        token,
-    )
-    .await
+    s.get_json(&format!("/events/{}", answer["event_id"].as_str().unwrap()), token)
+        .await
 }
 
 #[tokio::test]
@@ -97,11 +88,7 @@ async fn any_method_and_subpaths_are_received() {
                 .to_owned();
             let e = s.get_json(&format!("/events/{id}"), &token).await;
             assert_eq!(
-                (
-                    e["method"].as_str(),
-                    e["path"].as_str(),
-                    e["query"].as_str()
-                ),
+                (e["method"].as_str(), e["path"].as_str(), e["query"].as_str()),
                 (Some(method.as_str()), Some("/deep/path"), Some("x=1"))
             );
         }
@@ -159,10 +146,7 @@ async fn limits_and_malformed_bodies() {
             413,
         )
         .await;
-        assert!(
-            body["detail"].as_str().unwrap().contains("1024"),
-            "{label}: {body}"
-        );
+        assert!(body["detail"].as_str().unwrap().contains("1024"), "{label}: {body}");
         // Without a declared length (chunked), the limit holds too.
         let chunks = futures_chunks(3000);
         let r = s
@@ -202,14 +186,10 @@ async fn limits_and_malformed_bodies() {
             .await;
         assert_eq!(rejected["data"].as_array().unwrap().len(), 1, "{label}");
         problem(
-            s.api(
-                Method::GET,
-                &format!("/connectors/{id}/events?status=sleepy"),
-                &token,
-            )
-            .send()
-            .await
-            .unwrap(),
+            s.api(Method::GET, &format!("/connectors/{id}/events?status=sleepy"), &token)
+                .send()
+                .await
+                .unwrap(),
             400,
         )
         .await;
@@ -225,10 +205,7 @@ async fn limits_and_malformed_bodies() {
             404,
         )
         .await;
-        assert_eq!(
-            body["detail"], "no connector answers at this URL",
-            "{label}"
-        );
+        assert_eq!(body["detail"], "no connector answers at this URL", "{label}");
         s.stop().await;
     }
 }
@@ -260,10 +237,7 @@ async fn credentials_in_request_headers_are_masked_in_the_log() {
             .to_owned();
         let e = s.get_json(&format!("/events/{id}"), &token).await;
         assert_eq!(
-            (
-                e["headers"]["authorization"].as_str(),
-                e["headers"]["x-shop"].as_str()
-            ),
+            (e["headers"]["authorization"].as_str(), e["headers"]["x-shop"].as_str()),
             (Some("[redacted]"), Some("s1")),
             "{db}"
         );

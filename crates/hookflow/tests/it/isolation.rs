@@ -11,13 +11,7 @@ async fn another_workspace_sees_nothing_and_changes_nothing() {
         let b = s.workspace("b").await;
         let c = s.create_connector(&a, json!({"name": "A's orders"})).await;
         let (id, url) = (c["id"].as_str().unwrap(), c["url"].as_str().unwrap());
-        let r = s
-            .client
-            .post(url)
-            .json(&json!({"order": 1}))
-            .send()
-            .await
-            .unwrap();
+        let r = s.client.post(url).json(&json!({"order": 1})).send().await.unwrap();
         let event = r.json::<serde_json::Value>().await.unwrap()["event_id"]
             .as_str()
             .unwrap()
@@ -38,11 +32,7 @@ async fn another_workspace_sees_nothing_and_changes_nothing() {
                 Some(json!({"steps": []})),
             ),
             (Method::GET, format!("/connectors/{id}/versions"), None),
-            (
-                Method::POST,
-                format!("/connectors/{id}/versions/1/restore"),
-                None,
-            ),
+            (Method::POST, format!("/connectors/{id}/versions/1/restore"), None),
             (Method::POST, format!("/connectors/{id}/rotate-url"), None),
             (Method::GET, format!("/connectors/{id}/attributes"), None),
             (
@@ -67,14 +57,10 @@ async fn another_workspace_sees_nothing_and_changes_nothing() {
         }
         // Indistinguishable from a connector that never existed.
         let missing = problem(
-            s.api(
-                Method::GET,
-                "/connectors/con_01M80KVTPZYA0HD1NHC88YAW1W",
-                &b,
-            )
-            .send()
-            .await
-            .unwrap(),
+            s.api(Method::GET, "/connectors/con_01M80KVTPZYA0HD1NHC88YAW1W", &b)
+                .send()
+                .await
+                .unwrap(),
             404,
         )
         .await;
@@ -85,11 +71,7 @@ async fn another_workspace_sees_nothing_and_changes_nothing() {
         // A's data is untouched.
         let still = s.get_json(&format!("/connectors/{id}"), &a).await;
         assert_eq!(
-            (
-                still["name"].as_str(),
-                still["url"].as_str(),
-                still["version"].as_i64()
-            ),
+            (still["name"].as_str(), still["url"].as_str(), still["version"].as_i64()),
             (Some("A's orders"), Some(url), Some(1)),
             "{db}"
         );

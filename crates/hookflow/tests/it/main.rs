@@ -5,8 +5,10 @@
 
 mod api;
 mod corpus;
+mod engine;
 mod ingest;
 mod isolation;
 mod openapi;
 mod process;
+mod steps;
 mod utils;

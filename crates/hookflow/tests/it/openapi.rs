@@ -26,6 +26,8 @@ async fn the_openapi_document_matches_the_routes() {
                 // Fill path parameters with well-formed ids of nothing: a served route answers 404 as
                 // a problem (or 200 for a list), never the router's bare 404/405.
                 let concrete = path
+                    .replace("/events/{id}", "/events/evt_01M80KVTW7XZ1B3A77GSY8B0HB")
+                    .replace("/executions/{id}", "/executions/exe_01M80KVTW7XZ1B3A77GSY8B0HB")
                     .replace("{id}", "con_01M80KVTPZYA0HD1NHC88YAW1W")
                     .replace("{event_id}", "evt_01M80KVTW7XZ1B3A77GSY8B0HB")
                     .replace("{version}", "1");
@@ -37,11 +39,7 @@ async fn the_openapi_document_matches_the_routes() {
                     .send()
                     .await
                     .unwrap();
-                assert_ne!(
-                    r.status(),
-                    405,
-                    "{db}: {method} {path} is documented but not routed"
-                );
+                assert_ne!(r.status(), 405, "{db}: {method} {path} is documented but not routed");
                 if r.status() == 404 {
                     let body: Value = r.json().await.unwrap();
                     assert_ne!(
@@ -63,13 +61,16 @@ async fn the_openapi_document_matches_the_routes() {
             "GET /connectors/{id}/versions",
             "GET /events/{id}",
             "GET /events/{id}/raw",
+            "GET /executions/{id}",
             "GET /workspace",
             "PATCH /connectors/{id}",
             "POST /connectors",
             "POST /connectors/{id}/rotate-url",
+            "POST /connectors/{id}/simulate",
             "POST /connectors/{id}/stats/reset",
             "POST /connectors/{id}/structure/from-event/{event_id}",
             "POST /connectors/{id}/versions/{version}/restore",
+            "POST /events/{id}/replay",
             "PUT /connectors/{id}/config",
         ];
         assert_eq!(operations, expected, "{db}");

@@ -45,11 +45,7 @@ async fn sigkill_after_acknowledged_ingests_loses_nothing() {
             .output()
             .await
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let created: Value = serde_json::from_slice(&out.stdout).unwrap();
         let token = created["token"].as_str().unwrap().to_owned();
 
@@ -72,16 +68,10 @@ async fn sigkill_after_acknowledged_ingests_loses_nothing() {
         let (enough_tx, enough_rx) = tokio::sync::watch::channel(false);
         let mut senders = Vec::new();
         for sender in 0..8 {
-            let (client, url, acked, enough_tx) = (
-                client.clone(),
-                url.clone(),
-                acked.clone(),
-                enough_tx.clone(),
-            );
+            let (client, url, acked, enough_tx) = (client.clone(), url.clone(), acked.clone(), enough_tx.clone());
             senders.push(tokio::spawn(async move {
                 for n in 0.. {
-                    let body =
-                        json!({"sender": sender, "n": n, "order": {"id": format!("{sender}-{n}")}});
+                    let body = json!({"sender": sender, "n": n, "order": {"id": format!("{sender}-{n}")}});
                     let Ok(r) = client.post(&url).json(&body).send().await else {
                         return;
                     };
@@ -117,19 +107,11 @@ async fn sigkill_after_acknowledged_ingests_loses_nothing() {
         let ws = created["workspace_id"].as_str().unwrap().parse().unwrap();
         let mut executions = Vec::new();
         for id in &acked {
-            let event = store
-                .get_event(&ws, &id.parse::<EventId>().unwrap())
-                .await
-                .unwrap();
-            let event =
-                event.unwrap_or_else(|| panic!("{}: acknowledged event {id} was lost", db.label));
+            let event = store.get_event(&ws, &id.parse::<EventId>().unwrap()).await.unwrap();
+            let event = event.unwrap_or_else(|| panic!("{}: acknowledged event {id} was lost", db.label));
             let execution: ExecutionId = event.execution_id.expect("an execution");
             assert!(
-                store
-                    .job_for_target(execution.as_str())
-                    .await
-                    .unwrap()
-                    .is_some(),
+                store.job_for_target(execution.as_str()).await.unwrap().is_some(),
                 "{}: job of {id} lost",
                 db.label
             );
@@ -163,6 +145,133 @@ async fn sigkill_after_acknowledged_ingests_loses_nothing() {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+    }
+}
+
+/// A delay survives SIGKILL and restart: it runs once, not before its time,
+/// and the step before it is not run again.
+#[tokio::test]
+async fn a_delay_survives_sigkill_and_restart() {
+    for db in TestDatabase::all().await {
+        let out = Command::new(BIN)
+            .args(["workspace", "create", "acme", "--database", &db.url])
+            .output()
+            .await
+            .unwrap();
+        let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (mut child, base) = serve(&db).await;
+        let client = reqwest::Client::new();
+        let api = |path: &str| format!("{base}/api/v1{path}");
+        let c: Value = client
+            .post(api("/connectors"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Reminder", "config": {"steps": [
+                {"id": "before", "type": "storage", "operation": "increment", "key": "before"},
+                {"id": "wait", "type": "delay", "for": "4s"},
+                {"id": "after", "type": "storage", "operation": "increment", "key": "after"}]}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let r: Value = client
+            .post(c["url"].as_str().unwrap())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let event = r["event_id"].as_str().unwrap().to_owned();
+        let until = loop {
+            let e: Value = client
+                .get(api(&format!("/events/{event}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if e["status"] == "waiting" {
+                let wait = e["execution"]["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["id"] == "wait")
+                    .unwrap()
+                    .clone();
+                break wait["output"]["until"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+
+        let (mut child, base) = serve(&db).await;
+        let api = |path: &str| format!("{base}/api/v1{path}");
+        let done = loop {
+            let e: Value = client
+                .get(api(&format!("/events/{event}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if e["status"] == "succeeded" {
+                break e;
+            }
+            assert!(
+                e["status"] == "waiting" || e["status"] == "running",
+                "{}: {}",
+                db.label,
+                e["status"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let steps = done["execution"]["steps"].as_array().unwrap();
+        let after = steps.iter().find(|s| s["id"] == "after").unwrap();
+        assert!(
+            after["started_at"].as_str().unwrap() >= until.as_str(),
+            "{}: the delay was shortened",
+            db.label
+        );
+        let before = steps.iter().find(|s| s["id"] == "before").unwrap();
+        assert_eq!(
+            (before["attempts"].as_i64(), before["output"]["value"].as_i64()),
+            (Some(1), Some(1)),
+            "{}",
+            db.label
+        );
+        // Storage holds one increment each: nothing ran twice.
+        let counts: Value = client
+            .post(api(&format!("/connectors/{}/simulate", c["id"].as_str().unwrap())))
+            .bearer_auth(&token)
+            .json(&json!({"payload": {}, "config": {"steps": [
+                {"id": "b", "type": "storage", "operation": "get", "key": "before"},
+                {"id": "a", "type": "storage", "operation": "get", "key": "after"}]}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let values: Vec<&Value> = counts["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["output"]["value"])
+            .collect();
+        assert_eq!(values, [&json!(1), &json!(1)], "{}", db.label);
         child.start_kill().unwrap();
         child.wait().await.unwrap();
     }

@@ -86,15 +86,11 @@ impl TestServer {
     }
 
     pub async fn put_config(&self, token: &str, connector: &str, doc: &Value) -> Response {
-        self.api(
-            Method::PUT,
-            &format!("/connectors/{connector}/config"),
-            token,
-        )
-        .json(doc)
-        .send()
-        .await
-        .unwrap()
+        self.api(Method::PUT, &format!("/connectors/{connector}/config"), token)
+            .json(doc)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn stop(mut self) {
@@ -123,38 +119,23 @@ where
 /// Asserts an RFC 9457 answer and returns its body.
 pub async fn problem(r: Response, status: u16) -> Value {
     assert_eq!(r.status(), status, "expected {status}");
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(ct.as_deref(), Some("application/problem+json"));
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], status);
-    assert!(
-        body["title"].is_string() && body["type"].is_string(),
-        "{body}"
-    );
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{body}"
-    );
+    assert!(body["title"].is_string() && body["type"].is_string(), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
     body
 }
 
 /// Polls until `f` answers `Some`, for at most `secs` seconds.
-pub async fn eventually<T, Fut: Future<Output = Option<T>>>(
-    secs: u64,
-    mut f: impl FnMut() -> Fut,
-) -> T {
+pub async fn eventually<T, Fut: Future<Output = Option<T>>>(secs: u64, mut f: impl FnMut() -> Fut) -> T {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
         if let Some(v) = f().await {
             return v;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {secs}s"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {secs}s");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

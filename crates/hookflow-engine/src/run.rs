@@ -1,0 +1,607 @@
+//! Running compiled steps over an execution's context, with the journal.
+//!
+//! A run walks the step tree from the top every time. A step whose journal
+//! entry is final is not run again: its stored output is put back into the
+//! context. So a retry or a restart resumes at the first unfinished step.
+//!
+//! Invariant: in live mode a step's journal entry is written before the next
+//! step starts; storage and counter steps write theirs in the same
+//! transaction as the change, so they happen exactly once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use hookflow_core::{ExecutionId, StepStatus, Timestamp, WorkspaceId};
+use hookflow_expr::Templates;
+use serde_json::{json, Map, Value};
+
+use crate::steps::{Delay, Kind, Step, Storage, StorageOperation, StorageValue};
+use crate::store::{StepRecord, StorageOp, Store, StoreError};
+
+/// Whether side effects happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    /// Nothing is written: the journal is kept in memory, storage changes and
+    /// delays are recorded as side effects but not performed.
+    Simulate,
+}
+
+/// How a list of steps ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flow {
+    Continue,
+    /// A filter did not pass: the list holding it stops.
+    Filtered,
+    /// A delay: come back at this time.
+    Suspend(Timestamp),
+    Fail(String),
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub struct Run<'a> {
+    store: &'a dyn Store,
+    templates: &'a Templates,
+    workspace: WorkspaceId,
+    execution: ExecutionId,
+    mode: Mode,
+    journal: HashMap<String, StepRecord>,
+    next_seq: i64,
+    /// `{event, steps, contact, system, item?, index?}`
+    ctx: Value,
+    /// Outputs set in the current iteration, innermost last.
+    scopes: Vec<Map<String, Value>>,
+    /// Every entry written or reused by this run, in order.
+    pub records: Vec<StepRecord>,
+    /// What a simulation did not do.
+    pub side_effects: Vec<Value>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        store: &'a dyn Store,
+        templates: &'a Templates,
+        workspace: WorkspaceId,
+        execution: ExecutionId,
+        mode: Mode,
+        journal: Vec<StepRecord>,
+        ctx: Value,
+    ) -> Self {
+        let next_seq = journal.iter().map(|r| r.seq).max().unwrap_or(0) + 1;
+        let journal = journal.into_iter().map(|r| (r.key.clone(), r)).collect();
+        let mut ctx = ctx;
+        if !ctx.get("steps").is_some_and(Value::is_object) {
+            ctx["steps"] = json!({});
+        }
+        Self {
+            store,
+            templates,
+            workspace,
+            execution,
+            mode,
+            journal,
+            next_seq,
+            ctx,
+            scopes: Vec::new(),
+            records: Vec::new(),
+            side_effects: Vec::new(),
+        }
+    }
+
+    fn set_output(&mut self, id: &str, output: Value) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(id.to_owned(), output.clone());
+        }
+        self.ctx["steps"][id] = output;
+    }
+
+    fn record(&mut self, step: &Step, key: &str, started: Timestamp) -> StepRecord {
+        let seq = match self.journal.get(key) {
+            Some(old) => old.seq,
+            None => {
+                self.next_seq += 1;
+                self.next_seq - 1
+            }
+        };
+        StepRecord {
+            execution_id: self.execution.clone(),
+            key: key.to_owned(),
+            seq,
+            step_id: step.id.clone(),
+            step_type: step.type_name.clone(),
+            status: StepStatus::Succeeded,
+            input: Value::Null,
+            output: Value::Null,
+            error: None,
+            missing: Vec::new(),
+            started_at: started,
+            duration_ms: 0,
+            attempts: self.journal.get(key).map_or(1, |r| r.attempts + 1),
+        }
+    }
+
+    /// Writes a journal entry (live) and remembers it.
+    async fn save(&mut self, mut rec: StepRecord) -> Result<(), StoreError> {
+        rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
+        if self.mode == Mode::Live {
+            self.store.record_step(&rec).await?;
+        }
+        self.remember(rec);
+        Ok(())
+    }
+
+    fn remember(&mut self, rec: StepRecord) {
+        self.journal.insert(rec.key.clone(), rec.clone());
+        self.records.push(rec);
+    }
+
+    /// Runs a list of steps; `prefix` names the iterations holding it.
+    pub fn steps<'b>(&'b mut self, steps: &'b [Step], prefix: &'b str) -> Boxed<'b, Result<Flow, StoreError>>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            for step in steps {
+                let key = format!("{prefix}{}", step.id);
+                // A finished step is never run again; paths re-enter to resume their branches.
+                if let Some(done) = self.journal.get(&key).filter(|r| r.status.is_final()).cloned() {
+                    if !matches!(step.kind, Kind::Paths { .. }) {
+                        self.set_output(&step.id, done.output.clone());
+                        self.records.push(done.clone());
+                        match done.status {
+                            StepStatus::Filtered => return Ok(Flow::Filtered),
+                            StepStatus::Failed => return Ok(Flow::Fail(done.error.unwrap_or_default())),
+                            _ => continue,
+                        }
+                    }
+                }
+                let flow = self.step(step, &key, prefix).await?;
+                if flow != Flow::Continue {
+                    return Ok(flow);
+                }
+            }
+            Ok(Flow::Continue)
+        })
+    }
+
+    async fn step(&mut self, step: &Step, key: &str, prefix: &str) -> Result<Flow, StoreError> {
+        let started = Timestamp::now();
+        let mut rec = self.record(step, key, started);
+        match &step.kind {
+            Kind::Filter(node) => {
+                let outcome = hookflow_expr::evaluate(self.templates, node, &self.ctx);
+                rec.input = json!({"conditions": serde_json::to_value(&outcome.detail).unwrap_or(Value::Null)});
+                rec.output = json!({"passed": outcome.passed});
+                rec.missing = outcome.missing;
+                if !outcome.errors.is_empty() {
+                    rec.error = Some(outcome.errors.join("; "));
+                }
+                rec.status = if outcome.passed {
+                    StepStatus::Succeeded
+                } else {
+                    StepStatus::Filtered
+                };
+                self.set_output(&step.id, rec.output.clone());
+                self.save(rec).await?;
+                Ok(if outcome.passed { Flow::Continue } else { Flow::Filtered })
+            }
+            Kind::Formatter(formatter) => {
+                let outcome = formatter.run(self.templates, &self.ctx, started.to_jiff());
+                rec.input = outcome.input;
+                rec.missing = outcome.missing;
+                match outcome.result {
+                    Ok(hookflow_format::Output::Value(output)) => {
+                        rec.output = output;
+                        self.set_output(&step.id, rec.output.clone());
+                        self.save(rec).await?;
+                        Ok(Flow::Continue)
+                    }
+                    Ok(hookflow_format::Output::Counter { name, by, read_only }) => {
+                        let op = if read_only {
+                            StorageOp::Get { key: name }
+                        } else {
+                            StorageOp::Increment { key: name, by }
+                        };
+                        self.storage(step, rec, op).await
+                    }
+                    Err(message) => self.fail(step, rec, message).await,
+                }
+            }
+            Kind::Storage(storage) => {
+                let (op, input, missing) = self.storage_op(storage);
+                rec.input = input;
+                rec.missing = missing;
+                match op {
+                    Ok(op) => self.storage(step, rec, op).await,
+                    Err(message) => self.fail(step, rec, message).await,
+                }
+            }
+            Kind::Delay(delay) => self.delay(step, rec, delay).await,
+            Kind::Iterator { over, steps, max_items } => {
+                let rendered = self.templates.render(over, &self.ctx);
+                rec.missing = rendered.missing;
+                let items = match rendered.value {
+                    Value::Array(items) => items,
+                    Value::String(s) => match serde_json::from_str::<Value>(&s) {
+                        Ok(Value::Array(items)) => items,
+                        _ => {
+                            return self
+                                .fail(
+                                    step,
+                                    rec,
+                                    format!("`over` must give an array, not the text `{}`", clip(&s)),
+                                )
+                                .await
+                        }
+                    },
+                    Value::Null => Vec::new(),
+                    other => {
+                        return self
+                            .fail(step, rec, format!("`over` must give an array, not {}", kind_of(&other)))
+                            .await
+                    }
+                };
+                let total = items.len();
+                rec.input = json!({"over": over.source(), "items": total, "max_items": max_items});
+                let saved_item = (self.ctx.get("item").cloned(), self.ctx.get("index").cloned());
+                let mut collected = Vec::new();
+                for (index, item) in items.into_iter().take(*max_items).enumerate() {
+                    self.ctx["item"] = item;
+                    self.ctx["index"] = json!(index);
+                    self.scopes.push(Map::new());
+                    let inner = format!("{prefix}{}[{index}].", step.id);
+                    let flow = self.steps(steps, &inner).await?;
+                    let outputs = self.scopes.pop().unwrap_or_default();
+                    match flow {
+                        // A filter inside a loop skips the rest of that element only.
+                        Flow::Continue | Flow::Filtered => collected.push(Value::Object(outputs)),
+                        other => return Ok(other),
+                    }
+                }
+                for (name, value) in [("item", saved_item.0), ("index", saved_item.1)] {
+                    match value {
+                        Some(v) => self.ctx[name] = v,
+                        None => {
+                            if let Some(obj) = self.ctx.as_object_mut() {
+                                obj.remove(name);
+                            }
+                        }
+                    }
+                }
+                if let Some(steps_obj) = self.ctx["steps"].as_object_mut() {
+                    for inner in steps {
+                        steps_obj.remove(&inner.id);
+                    }
+                }
+                if total > *max_items {
+                    rec.error = Some(format!("only the first {max_items} of {total} elements were handled"));
+                }
+                rec.output = Value::Array(collected);
+                rec.started_at = started;
+                self.set_output(&step.id, rec.output.clone());
+                self.save(rec).await?;
+                Ok(Flow::Continue)
+            }
+            Kind::Paths { branches, otherwise } => {
+                let decided = self
+                    .journal
+                    .get(key)
+                    .filter(|r| r.status.is_final())
+                    .map(|r| r.output.clone());
+                let output = match decided {
+                    Some(output) => {
+                        self.records.push(self.journal[key].clone());
+                        output
+                    }
+                    None => {
+                        let mut matched = Vec::new();
+                        let mut details = Vec::new();
+                        for branch in branches {
+                            let outcome = hookflow_expr::evaluate(self.templates, &branch.when, &self.ctx);
+                            rec.missing.extend(outcome.missing);
+                            details.push(json!({"name": branch.name, "passed": outcome.passed,
+                                "conditions": serde_json::to_value(&outcome.detail).unwrap_or(Value::Null)}));
+                            if outcome.passed {
+                                matched.push(branch.name.clone());
+                            }
+                        }
+                        rec.input = json!({"branches": details});
+                        rec.output =
+                            json!({"matched": matched, "otherwise": matched.is_empty() && otherwise.is_some()});
+                        let output = rec.output.clone();
+                        self.save(rec).await?;
+                        output
+                    }
+                };
+                self.set_output(&step.id, output.clone());
+                let matched: Vec<&str> = output["matched"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                for branch in branches.iter().filter(|b| matched.contains(&b.name.as_str())) {
+                    match self.steps(&branch.steps, prefix).await? {
+                        // A filter inside a branch stops that branch only.
+                        Flow::Continue | Flow::Filtered => {}
+                        other => return Ok(other),
+                    }
+                }
+                if output["otherwise"] == true {
+                    if let Some(list) = otherwise {
+                        match self.steps(list, prefix).await? {
+                            Flow::Continue | Flow::Filtered => {}
+                            other => return Ok(other),
+                        }
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    async fn fail(&mut self, step: &Step, mut rec: StepRecord, message: String) -> Result<Flow, StoreError> {
+        rec.status = StepStatus::Failed;
+        rec.error = Some(message.clone());
+        self.set_output(&step.id, Value::Null);
+        self.save(rec).await?;
+        Ok(Flow::Fail(format!("step `{}`: {message}", step.id)))
+    }
+
+    /// Renders a storage step into an operation, its rendered input and missing attributes.
+    fn storage_op(&self, storage: &Storage) -> (Result<StorageOp, String>, Value, Vec<String>) {
+        let key = self.templates.render(&storage.key, &self.ctx);
+        let mut missing = key.missing.clone();
+        let key_text = key.text();
+        let mut input = json!({"key": key_text});
+        let mut value_of = |v: &Option<StorageValue>, name: &str| -> Option<Value> {
+            let value = match v.as_ref()? {
+                StorageValue::Template(t) => {
+                    let r = self.templates.render(t, &self.ctx);
+                    missing.extend(r.missing);
+                    r.value
+                }
+                StorageValue::Literal(v) => v.clone(),
+            };
+            input[name] = value.clone();
+            Some(value)
+        };
+        let value = value_of(&storage.value, "value");
+        let by = value_of(&storage.by, "by");
+        if key_text.trim().is_empty() {
+            return (Err("the key rendered empty".into()), input, missing);
+        }
+        let op = match storage.operation {
+            StorageOperation::Get => Ok(StorageOp::Get { key: key_text }),
+            StorageOperation::Delete => Ok(StorageOp::Delete { key: key_text }),
+            StorageOperation::Set => Ok(StorageOp::Set {
+                key: key_text,
+                value: value.unwrap_or(Value::Null),
+            }),
+            StorageOperation::Increment => match by.as_ref().map_or(Some(1.0), number) {
+                Some(by) if by.is_finite() => Ok(StorageOp::Increment { key: key_text, by }),
+                _ => Err(format!(
+                    "`by` must be a number, not {}",
+                    by.map_or("nothing".into(), |b| b.to_string())
+                )),
+            },
+        };
+        (op, input, missing)
+    }
+
+    async fn storage(&mut self, step: &Step, mut rec: StepRecord, op: StorageOp) -> Result<Flow, StoreError> {
+        // A counter that was never incremented reads 0, not null.
+        let counter_read = step.type_name == "formatter" && matches!(op, StorageOp::Get { .. });
+        let result = match (self.mode, &op) {
+            (Mode::Live, StorageOp::Get { .. }) if counter_read => self
+                .store
+                .storage_apply(&self.workspace, &op, None)
+                .await?
+                .map(|v| if v.is_null() { json!(0) } else { v }),
+            (Mode::Live, _) => {
+                rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
+                let result = self.store.storage_apply(&self.workspace, &op, Some(&rec)).await?;
+                if let Ok(value) = &result {
+                    // Written by the store in the same transaction as the change.
+                    rec.output = json!({"value": value});
+                    self.set_output(&step.id, rec.output.clone());
+                    self.remember(rec);
+                    return Ok(Flow::Continue);
+                }
+                result
+            }
+            (Mode::Simulate, StorageOp::Get { .. }) => self
+                .store
+                .storage_apply(&self.workspace, &op, None)
+                .await?
+                .map(|v| if v.is_null() && counter_read { json!(0) } else { v }),
+            (Mode::Simulate, StorageOp::Increment { key, by }) => {
+                let current = self
+                    .store
+                    .storage_apply(&self.workspace, &StorageOp::Get { key: key.clone() }, None)
+                    .await?;
+                self.side_effects
+                    .push(json!({"step": step.id, "storage": "increment", "key": key, "by": whole(*by)}));
+                current.and_then(|c| match number(&c).or(c.is_null().then_some(0.0)) {
+                    Some(n) => Ok(whole(n + by)),
+                    None => Err(format!("cannot increment `{key}`: the value {c} is not a number")),
+                })
+            }
+            (Mode::Simulate, StorageOp::Set { key, value }) => {
+                self.side_effects
+                    .push(json!({"step": step.id, "storage": "set", "key": key, "value": value}));
+                Ok(value.clone())
+            }
+            (Mode::Simulate, StorageOp::Delete { key }) => {
+                self.side_effects
+                    .push(json!({"step": step.id, "storage": "delete", "key": key}));
+                Ok(Value::Null)
+            }
+        };
+        match result {
+            Ok(value) => {
+                rec.output = json!({"value": value});
+                self.set_output(&step.id, rec.output.clone());
+                self.save(rec).await?;
+                Ok(Flow::Continue)
+            }
+            Err(message) => self.fail(step, rec, message).await,
+        }
+    }
+
+    async fn delay(&mut self, step: &Step, mut rec: StepRecord, delay: &Delay) -> Result<Flow, StoreError> {
+        let now = Timestamp::now();
+        // Already waiting: resume when due, else wait on.
+        if let Some(waiting) = self
+            .journal
+            .get(&rec.key)
+            .filter(|r| r.status == StepStatus::Waiting)
+            .cloned()
+        {
+            let until = waiting.output["until"]
+                .as_str()
+                .and_then(Timestamp::parse_rfc3339)
+                .unwrap_or(now);
+            if now < until {
+                self.records.push(waiting);
+                return Ok(Flow::Suspend(until));
+            }
+            rec.input = waiting.input;
+            rec.output = waiting.output;
+            rec.started_at = waiting.started_at;
+            self.set_output(&step.id, rec.output.clone());
+            self.save(rec).await?;
+            return Ok(Flow::Continue);
+        }
+        let until = match delay {
+            Delay::For(d) => {
+                rec.input = json!({"for": format!("{}s", d.as_secs_f64())});
+                Ok(now.plus_millis(d.as_millis() as i64))
+            }
+            Delay::Until(t) => {
+                let r = self.templates.render(t, &self.ctx);
+                rec.missing = r.missing.clone();
+                rec.input = json!({"until": r.value});
+                parse_instant(&r.value).ok_or_else(|| format!("`until` gave {}, which is not a date-time", r.value))
+            }
+            Delay::AtTime {
+                hour,
+                minute,
+                timezone,
+                timezone_name,
+            } => {
+                rec.input = json!({"at_time": format!("{hour:02}:{minute:02}"), "timezone": timezone_name});
+                next_time_of_day(now, *hour, *minute, timezone)
+            }
+        };
+        let until = match until {
+            Ok(u) => u,
+            Err(message) => return self.fail(step, rec, message).await,
+        };
+        rec.output = json!({"until": until.to_rfc3339()});
+        if self.mode == Mode::Simulate {
+            rec.output["skipped"] = json!(true);
+            self.side_effects
+                .push(json!({"step": step.id, "delay_until": until.to_rfc3339()}));
+        } else if until > now {
+            rec.status = StepStatus::Waiting;
+            self.save(rec).await?;
+            return Ok(Flow::Suspend(until));
+        }
+        self.set_output(&step.id, rec.output.clone());
+        self.save(rec).await?;
+        Ok(Flow::Continue)
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn whole(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a text",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn clip(s: &str) -> String {
+    let clipped: String = s.chars().take(60).collect();
+    if clipped.len() < s.len() {
+        format!("{clipped}…")
+    } else {
+        clipped
+    }
+}
+
+/// A date-time from RFC 3339 (offset or not: UTC), a date, or Unix seconds/milliseconds.
+pub fn parse_instant(v: &Value) -> Option<Timestamp> {
+    let millis = |n: f64| if n.abs() >= 1e11 { n as i64 } else { (n * 1000.0) as i64 };
+    match v {
+        Value::Number(n) => n.as_f64().map(|n| Timestamp::from_millis(millis(n))),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(n) = s.parse::<f64>() {
+                return Some(Timestamp::from_millis(millis(n)));
+            }
+            if let Ok(t) = s.parse::<jiff::Timestamp>() {
+                return Some(Timestamp::from_millis(t.as_millisecond()));
+            }
+            if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
+                return dt
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .ok()
+                    .map(|z| Timestamp::from_millis(z.timestamp().as_millisecond()));
+            }
+            if let Ok(d) = s.parse::<jiff::civil::Date>() {
+                return d
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .ok()
+                    .map(|z| Timestamp::from_millis(z.timestamp().as_millisecond()));
+            }
+            jiff::fmt::rfc2822::parse(s)
+                .ok()
+                .map(|z| Timestamp::from_millis(z.timestamp().as_millisecond()))
+        }
+        _ => None,
+    }
+}
+
+/// The next `hour:minute` in `tz` strictly after `now`.
+pub fn next_time_of_day(now: Timestamp, hour: i8, minute: i8, tz: &jiff::tz::TimeZone) -> Result<Timestamp, String> {
+    let here = now.to_jiff().to_zoned(tz.clone());
+    let today = here
+        .date()
+        .at(hour, minute, 0, 0)
+        .to_zoned(tz.clone())
+        .map_err(|e| e.to_string())?;
+    let next = if today.timestamp() > now.to_jiff() {
+        today
+    } else {
+        here.date()
+            .tomorrow()
+            .map_err(|e| e.to_string())?
+            .at(hour, minute, 0, 0)
+            .to_zoned(tz.clone())
+            .map_err(|e| e.to_string())?
+    };
+    Ok(Timestamp::from_millis(next.timestamp().as_millisecond()))
+}

@@ -1,0 +1,305 @@
+//! Executions, their journals, workspace storage and replays.
+
+use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobKind, Timestamp, WorkspaceId};
+use hookflow_engine::store::{Execution, StepRecord, StorageOp, StoreResult};
+use hookflow_engine::StoreError;
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use crate::sql::{db_error, SqlStore};
+use crate::{col, Dialect};
+
+const EXECUTION_COLUMNS: &str =
+    "id, workspace_id, event_id, connector_id, config_version, status, error, created_at, started_at, finished_at";
+
+fn parse_status(text: &str) -> StoreResult<EventStatus> {
+    text.parse()
+        .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))
+}
+
+fn execution(row: &AnyRow) -> StoreResult<Execution> {
+    Ok(Execution {
+        id: ExecutionId::from_trusted(col(row, "id")?),
+        workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
+        event_id: EventId::from_trusted(col(row, "event_id")?),
+        connector_id: ConnectorId::from_trusted(col(row, "connector_id")?),
+        config_version: col(row, "config_version")?,
+        status: parse_status(&col::<String>(row, "status")?)?,
+        error: col(row, "error")?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        started_at: col::<Option<i64>>(row, "started_at")?.map(Timestamp::from_millis),
+        finished_at: col::<Option<i64>>(row, "finished_at")?.map(Timestamp::from_millis),
+    })
+}
+
+fn json_text(text: &str, what: &str) -> StoreResult<Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("{what} is not JSON: {e}")))
+}
+
+fn step(row: &AnyRow) -> StoreResult<StepRecord> {
+    Ok(StepRecord {
+        execution_id: ExecutionId::from_trusted(col(row, "execution_id")?),
+        key: col(row, "step_key")?,
+        seq: col(row, "seq")?,
+        step_id: col(row, "step_id")?,
+        step_type: col(row, "step_type")?,
+        status: col::<String>(row, "status")?
+            .parse()
+            .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
+        input: json_text(&col::<String>(row, "input")?, "step input")?,
+        output: json_text(&col::<String>(row, "output")?, "step output")?,
+        error: col(row, "error")?,
+        missing: serde_json::from_str(&col::<String>(row, "missing")?)
+            .map_err(|e| StoreError::Internal(format!("missing is not a list: {e}")))?,
+        started_at: Timestamp::from_millis(col(row, "started_at")?),
+        duration_ms: col(row, "duration_ms")?,
+        attempts: col(row, "attempts")?,
+    })
+}
+
+async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO execution_steps (execution_id, step_key, seq, step_id, step_type, status, input, output, error, \
+         missing, started_at, duration_ms, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (execution_id, step_key) DO UPDATE SET status = excluded.status, input = excluded.input, \
+         output = excluded.output, error = excluded.error, missing = excluded.missing, \
+         duration_ms = excluded.duration_ms, attempts = excluded.attempts",
+    )
+    .bind(r.execution_id.as_str())
+    .bind(&r.key)
+    .bind(r.seq)
+    .bind(&r.step_id)
+    .bind(&r.step_type)
+    .bind(r.status.as_str())
+    .bind(r.input.to_string())
+    .bind(r.output.to_string())
+    .bind(r.error.as_deref())
+    .bind(serde_json::to_string(&r.missing).unwrap_or_else(|_| "[]".into()))
+    .bind(r.started_at.as_millis())
+    .bind(r.duration_ms)
+    .bind(r.attempts)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// `a + b`, an integer when both are integral and it fits.
+fn add(current: &Value, by: f64) -> Result<Value, String> {
+    let base = match current {
+        Value::Null => 0.0,
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("the value `{s}` is not a number"))?,
+        other => return Err(format!("the value {other} is not a number")),
+    };
+    let sum = base + by;
+    if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
+        Ok(json!(sum as i64))
+    } else {
+        Ok(json!(sum))
+    }
+}
+
+impl SqlStore {
+    pub(crate) async fn execution_by_id(&self, ws: &WorkspaceId, id: &ExecutionId) -> StoreResult<Option<Execution>> {
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE workspace_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(execution).transpose()
+    }
+
+    pub(crate) async fn set_execution_status(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
+        let now = Timestamp::now().as_millis();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE executions SET status = $1, started_at = COALESCE(started_at, $2) WHERE id = $3 AND finished_at IS NULL",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
+            .bind(status.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn steps_of(&self, id: &ExecutionId) -> StoreResult<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT execution_id, step_key, seq, step_id, step_type, status, input, output, error, missing, \
+             started_at, duration_ms, attempts FROM execution_steps WHERE execution_id = $1 ORDER BY seq, step_key",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(step).collect()
+    }
+
+    pub(crate) async fn put_step(&self, record: &StepRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        write_step(&mut tx, record).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn apply_storage(
+        &self,
+        ws: &WorkspaceId,
+        op: &StorageOp,
+        journal: Option<&StepRecord>,
+    ) -> StoreResult<Result<Value, String>> {
+        let now = Timestamp::now().as_millis();
+        let mut tx = self.begin().await?;
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let read = |key: &str| {
+            let sql = format!("SELECT value FROM storage WHERE workspace_id = $1 AND key = $2{lock}");
+            (sql, key.to_owned())
+        };
+        let result: Result<Value, String> = match op {
+            StorageOp::Get { key } => {
+                let (sql, key) = read(key);
+                let row = sqlx::query(&sql)
+                    .bind(ws.as_str())
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                Ok(match row {
+                    Some(r) => json_text(&col::<String>(&r, "value")?, "stored value")?,
+                    None => Value::Null,
+                })
+            }
+            StorageOp::Set { key, value } => {
+                sqlx::query(
+                    "INSERT INTO storage (workspace_id, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (workspace_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(ws.as_str())
+                .bind(key)
+                .bind(value.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                Ok(value.clone())
+            }
+            StorageOp::Increment { key, by } => {
+                // Make the row exist, then lock it: concurrent increments queue on the row.
+                sqlx::query(
+                    "INSERT INTO storage (workspace_id, key, value, updated_at) VALUES ($1, $2, '0', $3) \
+                     ON CONFLICT (workspace_id, key) DO NOTHING",
+                )
+                .bind(ws.as_str())
+                .bind(key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                let (sql, key_owned) = read(key);
+                let row = sqlx::query(&sql)
+                    .bind(ws.as_str())
+                    .bind(key_owned)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let current = json_text(&col::<String>(&row, "value")?, "stored value")?;
+                match add(&current, *by) {
+                    Ok(next) => {
+                        sqlx::query(
+                            "UPDATE storage SET value = $1, updated_at = $2 WHERE workspace_id = $3 AND key = $4",
+                        )
+                        .bind(next.to_string())
+                        .bind(now)
+                        .bind(ws.as_str())
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                        Ok(next)
+                    }
+                    Err(message) => Err(format!("cannot increment `{key}`: {message}")),
+                }
+            }
+            StorageOp::Delete { key } => {
+                sqlx::query("DELETE FROM storage WHERE workspace_id = $1 AND key = $2")
+                    .bind(ws.as_str())
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                Ok(Value::Null)
+            }
+        };
+        let Ok(value) = result else {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(result);
+        };
+        if let Some(record) = journal {
+            let mut record = record.clone();
+            record.output = json!({ "value": value });
+            write_step(&mut tx, &record).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(Ok(value))
+    }
+
+    pub(crate) async fn replay(
+        &self,
+        ws: &WorkspaceId,
+        event: &EventId,
+        version: i64,
+    ) -> StoreResult<Option<ExecutionId>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT connector_id, status FROM events WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.as_str())
+            .bind(event.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        if parse_status(&col::<String>(&row, "status")?)? == EventStatus::Rejected {
+            return Err(StoreError::Conflict("a rejected event has no body to run".into()));
+        }
+        let connector: String = col(&row, "connector_id")?;
+        let id = ExecutionId::new();
+        let now = Timestamp::now();
+        sqlx::query(
+            "INSERT INTO executions (id, workspace_id, event_id, connector_id, config_version, status, error, \
+             created_at, finished_at) VALUES ($1, $2, $3, $4, $5, 'received', NULL, $6, NULL)",
+        )
+        .bind(id.as_str())
+        .bind(ws.as_str())
+        .bind(event.as_str())
+        .bind(&connector)
+        .bind(version)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("UPDATE events SET execution_id = $1, status = 'received' WHERE id = $2")
+            .bind(id.as_str())
+            .bind(event.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        crate::queue::insert_job(&mut tx, JobKind::Execution, ws, id.as_str(), now).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(id))
+    }
+}
