@@ -133,6 +133,8 @@ id_type!(/// A person in the contact book.
     ContactId, "ctc", "contact");
 id_type!(/// A configured way to send messages.
     ChannelId, "ch", "channel");
+id_type!(/// A workspace member who can own contacts.
+    MemberId, "mem", "member");
 
 #[cfg(test)]
 mod tests {

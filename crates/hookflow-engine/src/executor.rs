@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::run::{Flow, Mode, Run};
 use crate::steps::{self, Compiled};
-use crate::store::{Event, Job, StepRecord, Store, StoreError};
+use crate::store::{Job, StepRecord, Store, StoreError};
 use crate::worker::{JobHandler, JobOutcome};
 use crate::{context, document};
 
@@ -54,14 +54,25 @@ impl CompiledCache {
     }
 }
 
-/// The template context of an execution.
-pub fn execution_context(event: &Event, workspace: &WorkspaceId, now: Timestamp) -> Value {
+/// The template context of an execution, before its contact is known.
+pub fn execution_context(event: Value, workspace: &WorkspaceId, timezone: &str, now: Timestamp) -> Value {
     json!({
-        "event": context::event_value(event.id.as_str(), &event.method, event.received_at, &event.headers, &event.parsed),
+        "event": event,
         "steps": {},
         "contact": null,
-        "system": context::system_value(now, "UTC", workspace.as_str()),
+        "system": context::system_value(now, timezone, workspace.as_str()),
     })
+}
+
+/// Runs the field mapping, then the steps.
+async fn run_all(run: &mut Run<'_>, compiled: &Compiled) -> Result<Flow, StoreError> {
+    if let Some(spec) = &compiled.field_mapping {
+        let flow = run.field_mapping(spec).await?;
+        if flow != Flow::Continue {
+            return Ok(flow);
+        }
+    }
+    run.steps(&compiled.steps, "").await
 }
 
 pub struct ExecutionHandler {
@@ -132,7 +143,16 @@ impl ExecutionHandler {
             self.store.mark_execution(&id, EventStatus::Running).await?;
         }
         let journal = self.store.journal(&id).await?;
-        let ctx = execution_context(&event, ws, Timestamp::now());
+        let settings = self.store.get_workspace(ws).await?;
+        let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
+        let event_value = context::event_value(
+            event.id.as_str(),
+            &event.method,
+            event.received_at,
+            &event.headers,
+            &event.parsed,
+        );
+        let ctx = execution_context(event_value, ws, timezone, Timestamp::now());
         let mut run = Run::new(
             &*self.store,
             &self.templates,
@@ -142,7 +162,8 @@ impl ExecutionHandler {
             journal,
             ctx,
         );
-        match run.steps(&compiled.steps, "").await? {
+        run.default_country = settings.and_then(|s| s.default_country);
+        match run_all(&mut run, &compiled).await? {
             Flow::Continue => finish(EventStatus::Succeeded, None).await,
             Flow::Filtered => finish(EventStatus::Filtered, None).await,
             Flow::Fail(message) => finish(EventStatus::Failed, Some(message)).await,
@@ -184,28 +205,24 @@ pub struct Simulation {
     pub side_effects: Vec<Value>,
 }
 
-/// Runs a document's steps over an event context without writing anything.
+/// Runs a document's field mapping and steps over an event (the `event` root) without writing anything.
 pub async fn simulate(
     store: &dyn Store,
     templates: &Templates,
     ws: &WorkspaceId,
     document: &Value,
-    ctx: Value,
+    event: Value,
 ) -> Result<Result<Simulation, Vec<document::FieldError>>, StoreError> {
     let compiled = match steps::compile(document, templates) {
         Ok(c) => c,
         Err(errors) => return Ok(Err(errors)),
     };
-    let mut run = Run::new(
-        store,
-        templates,
-        ws.clone(),
-        ExecutionId::new(),
-        Mode::Simulate,
-        Vec::new(),
-        ctx,
-    );
-    let flow = run.steps(&compiled.steps, "").await?;
+    let settings = store.get_workspace(ws).await?;
+    let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
+    let ctx = execution_context(event, ws, timezone, Timestamp::now());
+    let mut run = Run::new(store, templates, ws.clone(), ExecutionId::new(), Mode::Simulate, Vec::new(), ctx);
+    run.default_country = settings.and_then(|s| s.default_country);
+    let flow = run_all(&mut run, &compiled).await?;
     // In start order, as the live journal is read back.
     run.records.sort_by_key(|r| r.seq);
     let (status, error) = match flow {

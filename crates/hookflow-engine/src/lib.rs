@@ -8,6 +8,8 @@
 //! Invariant: the engine never speaks SQL or HTTP; every durable change goes
 //! through [`Store`].
 
+pub mod channels;
+pub mod contacts;
 pub mod context;
 pub mod document;
 pub mod executor;

@@ -16,8 +16,20 @@ use hookflow_core::{ExecutionId, StepStatus, Timestamp, WorkspaceId};
 use hookflow_expr::Templates;
 use serde_json::{json, Map, Value};
 
+use crate::contacts::{self, ContactSpec};
 use crate::steps::{Delay, Kind, Step, Storage, StorageOperation, StorageValue};
-use crate::store::{StepRecord, StorageOp, Store, StoreError};
+use crate::store::{ContactChanges, ContactMatch, StepRecord, StorageOp, Store, StoreError};
+
+/// The journal key of the field mapping, which runs before the steps. Not a valid step id.
+pub const FIELD_MAPPING_KEY: &str = "@field_mapping";
+
+/// Which contact a contact step changes.
+enum Target {
+    /// Found (or created) by unique key, mobile or email.
+    Find(ContactMatch),
+    /// An existing contact, by id.
+    Id(hookflow_core::ContactId),
+}
 
 /// Whether side effects happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +69,8 @@ pub struct Run<'a> {
     pub records: Vec<StepRecord>,
     /// What a simulation did not do.
     pub side_effects: Vec<Value>,
+    /// The workspace's country for local mobile numbers.
+    pub default_country: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -87,10 +101,38 @@ impl<'a> Run<'a> {
             scopes: Vec::new(),
             records: Vec::new(),
             side_effects: Vec::new(),
+            default_country: None,
         }
     }
 
+    /// Finds or creates the event's contact (the connector's field mapping)
+    /// and makes it the `contact` root; journaled like a step.
+    pub async fn field_mapping(&mut self, spec: &ContactSpec) -> Result<Flow, StoreError> {
+        let step = Step {
+            id: FIELD_MAPPING_KEY.to_owned(),
+            type_name: "field_mapping".to_owned(),
+            kind: Kind::UpsertContact(Box::new(spec.clone())),
+        };
+        if let Some(done) = self
+            .journal
+            .get(FIELD_MAPPING_KEY)
+            .filter(|r| r.status.is_final())
+            .cloned()
+        {
+            self.ctx["contact"] = done.output.clone();
+            self.records.push(done.clone());
+            return Ok(match done.status {
+                StepStatus::Failed => Flow::Fail(done.error.unwrap_or_default()),
+                _ => Flow::Continue,
+            });
+        }
+        self.step(&step, FIELD_MAPPING_KEY, "").await
+    }
+
     fn set_output(&mut self, id: &str, output: Value) {
+        if id == FIELD_MAPPING_KEY {
+            return;
+        }
         if let Some(scope) = self.scopes.last_mut() {
             scope.insert(id.to_owned(), output.clone());
         }
@@ -119,6 +161,7 @@ impl<'a> Run<'a> {
             started_at: started,
             duration_ms: 0,
             attempts: self.journal.get(key).map_or(1, |r| r.attempts + 1),
+            attempt_log: self.journal.get(key).map(|r| r.attempt_log.clone()).unwrap_or_default(),
         }
     }
 
@@ -219,6 +262,79 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::Delay(delay) => self.delay(step, rec, delay).await,
+            Kind::UpsertContact(spec) => {
+                let resolved = contacts::resolve(
+                    spec,
+                    self.templates,
+                    &self.ctx,
+                    self.store,
+                    &self.workspace,
+                    self.default_country.as_deref(),
+                )
+                .await?;
+                let resolved = match resolved {
+                    Ok(r) => r,
+                    Err(message) => return self.fail(step, rec, message).await,
+                };
+                rec.input = resolved.input;
+                rec.missing = resolved.missing;
+                if resolved.find.mobile.is_none() && resolved.find.email.is_none() && resolved.find.unique_key.is_none()
+                {
+                    let message = "the event gave no mobile, email or unique key to find or create the contact by";
+                    return self.fail(step, rec, message.to_owned()).await;
+                }
+                self.contact_change(step, rec, Target::Find(resolved.find), resolved.changes)
+                    .await
+            }
+            Kind::Tags { add, tags, contact } => {
+                let rendered = self.templates.render(tags, &self.ctx);
+                rec.missing = rendered.missing.clone();
+                let list = contacts::split_tags(&rendered.text());
+                rec.input = json!({"tags": list});
+                if list.is_empty() {
+                    return self
+                        .fail(step, rec, "no tags to change: `tags` rendered empty".into())
+                        .await;
+                }
+                let changes = if *add {
+                    ContactChanges {
+                        add_tags: list,
+                        ..Default::default()
+                    }
+                } else {
+                    ContactChanges {
+                        remove_tags: list,
+                        ..Default::default()
+                    }
+                };
+                match self.target_contact(contact, &mut rec) {
+                    Ok(target) => self.contact_change(step, rec, target, changes).await,
+                    Err(message) => self.fail(step, rec, message).await,
+                }
+            }
+            Kind::AssignOwner { owner, contact } => {
+                let rendered = self.templates.render(owner, &self.ctx);
+                rec.missing = rendered.missing.clone();
+                let email = rendered.text().trim().to_ascii_lowercase();
+                rec.input = json!({"owner": email});
+                let Some(member) = self.store.member_by_email(&self.workspace, &email).await? else {
+                    return self
+                        .fail(
+                            step,
+                            rec,
+                            format!("there is no member with the email `{email}` to own the contact"),
+                        )
+                        .await;
+                };
+                let changes = ContactChanges {
+                    owner_id: Some(member.id),
+                    ..Default::default()
+                };
+                match self.target_contact(contact, &mut rec) {
+                    Ok(target) => self.contact_change(step, rec, target, changes).await,
+                    Err(message) => self.fail(step, rec, message).await,
+                }
+            }
             Kind::Iterator { over, steps, max_items } => {
                 let rendered = self.templates.render(over, &self.ctx);
                 rec.missing = rendered.missing;
@@ -340,6 +456,82 @@ impl<'a> Run<'a> {
                 Ok(Flow::Continue)
             }
         }
+    }
+
+    /// The contact a tag or owner step changes: `contact` (an id template) or the event's contact.
+    fn target_contact(
+        &self,
+        contact: &Option<hookflow_expr::Template>,
+        rec: &mut StepRecord,
+    ) -> Result<Target, String> {
+        let id = match contact {
+            Some(t) => {
+                let r = self.templates.render(t, &self.ctx);
+                rec.missing.extend(r.missing.iter().cloned());
+                r.text().trim().to_owned()
+            }
+            None => self.ctx["contact"]["id"].as_str().unwrap_or_default().to_owned(),
+        };
+        if id.is_empty() {
+            return Err("there is no contact: map one in the field mapping, upsert one, or give `contact`".into());
+        }
+        rec.input["contact"] = json!(id);
+        id.parse()
+            .map(Target::Id)
+            .map_err(|_| format!("`{id}` is not a contact id"))
+    }
+
+    /// Applies contact changes (live) or records them (simulate), and makes
+    /// the result the `contact` root and the step's output.
+    async fn contact_change(
+        &mut self,
+        step: &Step,
+        mut rec: StepRecord,
+        target: Target,
+        changes: ContactChanges,
+    ) -> Result<Flow, StoreError> {
+        let contact = match (self.mode, &target) {
+            (Mode::Live, Target::Id(id)) => self
+                .store
+                .update_contact(&self.workspace, id, &changes)
+                .await
+                .map(|c| c.map(|c| (c, false))),
+            (Mode::Live, Target::Find(find)) => self.store.upsert_contact(&self.workspace, find, &changes, true).await,
+            (Mode::Simulate, _) => {
+                let found = match &target {
+                    Target::Id(id) => self.store.get_contact(&self.workspace, id).await?,
+                    Target::Find(find) => self.store.find_contact(&self.workspace, find).await?,
+                };
+                self.side_effects.push(
+                    json!({"step": step.id, "contact": if found.is_some() { "update" } else { "create" },
+                    "input": rec.input}),
+                );
+                Ok(found.map(|c| (c, false)))
+            }
+        };
+        let contact = match contact {
+            Ok(c) => c,
+            Err(StoreError::Conflict(_)) => {
+                return self
+                    .fail(step, rec, "another contact already has this mobile number".into())
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
+        let output = match contact {
+            Some((c, created)) => {
+                let mut v = contacts::contact_value(self.store, &c).await?;
+                v["created"] = json!(created);
+                v
+            }
+            None if self.mode == Mode::Simulate => json!({"id": null, "simulated": true, "input": rec.input}),
+            None => return self.fail(step, rec, "the contact does not exist".into()).await,
+        };
+        self.ctx["contact"] = output.clone();
+        rec.output = output;
+        self.set_output(&step.id, rec.output.clone());
+        self.save(rec).await?;
+        Ok(Flow::Continue)
     }
 
     async fn fail(&mut self, step: &Step, mut rec: StepRecord, message: String) -> Result<Flow, StoreError> {

@@ -8,11 +8,14 @@ use std::time::Duration;
 use hookflow_expr::{CompiledNode, Template, Templates};
 use serde_json::{Map, Value};
 
+use crate::contacts::ContactSpec;
 use crate::document::FieldError;
 
-/// A checked list of steps.
+/// A checked document: its field mapping and steps.
 #[derive(Clone)]
 pub struct Compiled {
+    /// Finds or creates the event's contact before the steps run.
+    pub field_mapping: Option<ContactSpec>,
     pub steps: Vec<Step>,
 }
 
@@ -39,6 +42,17 @@ pub enum Kind {
     },
     Formatter(Box<hookflow_format::Formatter>),
     Storage(Storage),
+    UpsertContact(Box<ContactSpec>),
+    /// `add_tag` (true) or `remove_tag` (false).
+    Tags {
+        add: bool,
+        tags: Template,
+        contact: Option<Template>,
+    },
+    AssignOwner {
+        owner: Template,
+        contact: Option<Template>,
+    },
 }
 
 #[derive(Clone)]
@@ -109,6 +123,21 @@ const NOT_YET: &[&str] = &[
 /// Compiles the `steps` of a document.
 pub fn compile(document: &Value, templates: &Templates) -> Result<Compiled, Vec<FieldError>> {
     let mut errors = Vec::new();
+    let field_mapping = match document.get("field_mapping") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) if map.is_empty() => None,
+        Some(Value::Object(map)) => match ContactSpec::compile(map, "field_mapping", &[], true, templates) {
+            Ok(spec) => Some(spec),
+            Err(list) => {
+                errors.extend(list);
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("field_mapping", "must be an object or null"));
+            None
+        }
+    };
     let steps = match document.get("steps") {
         Some(Value::Array(list)) => compile_list(list, "steps", templates, &mut errors),
         None | Some(Value::Null) => Vec::new(),
@@ -118,7 +147,7 @@ pub fn compile(document: &Value, templates: &Templates) -> Result<Compiled, Vec<
         }
     };
     if errors.is_empty() {
-        Ok(Compiled { steps })
+        Ok(Compiled { field_mapping, steps })
     } else {
         Err(errors)
     }
@@ -171,6 +200,46 @@ fn compile_step(step: &Value, path: &str, templates: &Templates, errors: &mut Ve
             }
         },
         "storage" => compile_storage(obj, templates, &mut e),
+        "upsert_contact" => match ContactSpec::compile(obj, "", COMMON_KEYS, false, templates) {
+            Ok(spec) if spec.mobile.is_some() || spec.email.is_some() || spec.unique_key.is_some() => {
+                Some(Kind::UpsertContact(Box::new(spec)))
+            }
+            Ok(_) => {
+                e.at(
+                    "mobile",
+                    "`upsert_contact` needs a mobile, an email or a unique_key to find the contact by",
+                );
+                None
+            }
+            Err(list) => {
+                for err in list {
+                    e.at(&err.path, err.message);
+                }
+                None
+            }
+        },
+        "add_tag" | "remove_tag" => {
+            unknown_keys(obj, &["tags", "contact"], &mut e);
+            let tags = template(obj, "tags", templates, &mut e);
+            let contact = obj
+                .contains_key("contact")
+                .then(|| template(obj, "contact", templates, &mut e))
+                .flatten();
+            tags.map(|tags| Kind::Tags {
+                add: type_name == "add_tag",
+                tags,
+                contact,
+            })
+        }
+        "assign_owner" => {
+            unknown_keys(obj, &["owner", "contact"], &mut e);
+            let owner = template(obj, "owner", templates, &mut e);
+            let contact = obj
+                .contains_key("contact")
+                .then(|| template(obj, "contact", templates, &mut e))
+                .flatten();
+            owner.map(|owner| Kind::AssignOwner { owner, contact })
+        }
         t if NOT_YET.contains(&t) => {
             e.at(
                 "type",

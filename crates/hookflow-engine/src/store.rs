@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hookflow_core::{
-    ConnectorId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState, StepStatus, Timestamp,
-    TokenId, WorkspaceId,
+    ChannelId, ConnectorId, ContactId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState,
+    MemberId, StepStatus, Timestamp, TokenId, WorkspaceId,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -250,6 +250,8 @@ pub struct StepRecord {
     pub started_at: Timestamp,
     pub duration_ms: i64,
     pub attempts: i64,
+    /// Every outbound attempt of an action: time, status, latency, response excerpt, error.
+    pub attempt_log: Vec<Value>,
 }
 
 /// An operation on a workspace's data storage.
@@ -272,6 +274,105 @@ pub enum StorageOp {
     },
 }
 
+/// A workspace with its settings.
+#[derive(Debug, Clone)]
+pub struct WorkspaceSettings {
+    pub id: WorkspaceId,
+    pub name: String,
+    /// IANA timezone of `system.timezone`.
+    pub timezone: String,
+    /// ISO 3166 alpha-2 country that local mobile numbers belong to.
+    pub default_country: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A workspace member: a possible contact owner.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: MemberId,
+    pub name: String,
+    /// Lower case.
+    pub email: String,
+    pub created_at: Timestamp,
+}
+
+/// A person in the contact book.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub id: ContactId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    /// E.164.
+    pub mobile: Option<String>,
+    /// Lower case.
+    pub email: Option<String>,
+    /// The default channel.
+    pub channel_id: Option<ChannelId>,
+    pub owner_id: Option<MemberId>,
+    pub tags: Vec<String>,
+    /// Custom attributes by name.
+    pub attributes: serde_json::Map<String, Value>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// How to find a contact: the unique key first, then the mobile, then the
+/// email (the contact added first when several share it).
+#[derive(Debug, Clone, Default)]
+pub struct ContactMatch {
+    /// A custom attribute that identifies the contact (`shop_customer_id` = `123`).
+    pub unique_key: Option<(String, String)>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Changes to a contact; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ContactChanges {
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub channel_id: Option<ChannelId>,
+    pub owner_id: Option<MemberId>,
+    /// Attributes to set; a `null` value removes one.
+    pub attributes: serde_json::Map<String, Value>,
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
+}
+
+/// Which contacts to list.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub tag: Option<String>,
+    pub attribute: Option<(String, String)>,
+}
+
+/// A custom attribute definition.
+#[derive(Debug, Clone)]
+pub struct AttributeDefinition {
+    pub name: String,
+    /// `text`, `number`, `boolean`, `date` or `json`.
+    pub kind: String,
+    pub created_at: Timestamp,
+}
+
+/// A configured way to send messages.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    /// `whatsapp_cloud`, `smtp`, `sms_http` or `http`.
+    pub kind: String,
+    pub settings: Value,
+    /// Write-only: never shown by the API, never logged.
+    pub credentials: Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// Persistence and the durable job queue.
 ///
 /// Every call that takes a [`WorkspaceId`] sees only that workspace's rows:
@@ -285,6 +386,68 @@ pub trait Store: Send + Sync + 'static {
     async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace>;
     /// The workspace whose API token hashes to `token_hash`.
     async fn workspace_by_token(&self, token_hash: &str) -> StoreResult<Option<WorkspaceId>>;
+
+    async fn get_workspace(&self, ws: &WorkspaceId) -> StoreResult<Option<WorkspaceSettings>>;
+    async fn update_workspace(
+        &self,
+        ws: &WorkspaceId,
+        name: Option<&str>,
+        timezone: Option<&str>,
+        default_country: Option<Option<&str>>,
+    ) -> StoreResult<Option<WorkspaceSettings>>;
+
+    // Members.
+    async fn create_member(&self, ws: &WorkspaceId, name: &str, email: &str) -> StoreResult<Member>;
+    async fn list_members(&self, ws: &WorkspaceId) -> StoreResult<Vec<Member>>;
+    async fn get_member(&self, ws: &WorkspaceId, id: &MemberId) -> StoreResult<Option<Member>>;
+    async fn member_by_email(&self, ws: &WorkspaceId, email: &str) -> StoreResult<Option<Member>>;
+    async fn delete_member(&self, ws: &WorkspaceId, id: &MemberId) -> StoreResult<bool>;
+
+    // The contact book.
+    /// Finds the contact `find` names and applies `changes`, or creates one
+    /// when none matches and `create` is set; answers it and whether it is new.
+    /// A mobile another contact has is a `Conflict`.
+    async fn upsert_contact(
+        &self,
+        ws: &WorkspaceId,
+        find: &ContactMatch,
+        changes: &ContactChanges,
+        create: bool,
+    ) -> StoreResult<Option<(Contact, bool)>>;
+    /// The contact `find` names, without changing anything.
+    async fn find_contact(&self, ws: &WorkspaceId, find: &ContactMatch) -> StoreResult<Option<Contact>>;
+    async fn get_contact(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<Option<Contact>>;
+    async fn update_contact(
+        &self,
+        ws: &WorkspaceId,
+        id: &ContactId,
+        changes: &ContactChanges,
+    ) -> StoreResult<Option<Contact>>;
+    async fn delete_contact(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<bool>;
+    async fn list_contacts(
+        &self,
+        ws: &WorkspaceId,
+        filter: &ContactFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Contact>>;
+    async fn define_attribute(&self, ws: &WorkspaceId, name: &str, kind: &str) -> StoreResult<AttributeDefinition>;
+    async fn list_attribute_definitions(&self, ws: &WorkspaceId) -> StoreResult<Vec<AttributeDefinition>>;
+    async fn delete_attribute_definition(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool>;
+
+    // Channels.
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<()>;
+    async fn list_channels(&self, ws: &WorkspaceId) -> StoreResult<Vec<Channel>>;
+    async fn get_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<Option<Channel>>;
+    /// Replaces the name, settings and credentials given.
+    async fn update_channel(
+        &self,
+        ws: &WorkspaceId,
+        id: &ChannelId,
+        name: Option<&str>,
+        settings: Option<&Value>,
+        credentials: Option<&Value>,
+    ) -> StoreResult<Option<Channel>>;
+    async fn delete_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<bool>;
 
     // Connectors.
     async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector>;

@@ -396,3 +396,192 @@ pub struct ReplayOut {
     pub config_version: i64,
     pub status: String,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceSettingsOut {
+    pub id: String,
+    pub name: String,
+    /// IANA timezone for `system.timezone`.
+    pub timezone: String,
+    /// ISO 3166 alpha-2 country of local mobile numbers, or null.
+    pub default_country: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&hookflow_engine::store::WorkspaceSettings> for WorkspaceSettingsOut {
+    fn from(w: &hookflow_engine::store::WorkspaceSettings) -> Self {
+        Self {
+            id: w.id.to_string(),
+            name: w.name.clone(),
+            timezone: w.timezone.clone(),
+            default_country: w.default_country.clone(),
+            created_at: w.created_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspace {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    /// Set to null to clear.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub default_country: Option<Option<String>>,
+}
+
+/// Tells a field that is absent (`None`) from one set to null (`Some(None)`).
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberOut {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub created_at: String,
+}
+
+impl From<&hookflow_engine::store::Member> for MemberOut {
+    fn from(m: &hookflow_engine::store::Member) -> Self {
+        Self {
+            id: m.id.to_string(),
+            name: m.name.clone(),
+            email: m.email.clone(),
+            created_at: m.created_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMember {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactOut {
+    pub id: String,
+    pub name: String,
+    /// E.164.
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    /// The default channel's id.
+    pub channel: Option<String>,
+    /// The owning member's id.
+    pub owner: Option<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&hookflow_engine::store::Contact> for ContactOut {
+    fn from(c: &hookflow_engine::store::Contact) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            mobile: c.mobile.clone(),
+            email: c.email.clone(),
+            channel: c.channel_id.as_ref().map(ToString::to_string),
+            owner: c.owner_id.as_ref().map(ToString::to_string),
+            tags: c.tags.clone(),
+            attributes: c.attributes.clone(),
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A new contact, or changes to one (absent fields stay as they are).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactIn {
+    pub name: Option<String>,
+    /// Any common format; stored as E.164 (local numbers use the workspace's default country).
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    /// A channel id.
+    pub channel: Option<String>,
+    /// A member id or email.
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Custom attributes to set; null removes one.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsIn {
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeDefinitionOut {
+    pub name: String,
+    /// `text`, `number`, `boolean`, `date` or `json`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelOut {
+    /// The channel's unique id, usable in dynamic channel mapping.
+    pub id: String,
+    pub name: String,
+    /// `whatsapp_cloud`, `smtp`, `sms_http` or `http`.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    /// The names of the credentials that are set; their values are never shown.
+    pub credentials_set: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&hookflow_engine::store::Channel> for ChannelOut {
+    fn from(c: &hookflow_engine::store::Channel) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            settings: c.settings.clone(),
+            credentials_set: hookflow_engine::channels::credential_names(&c.credentials),
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannel {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    /// Write-only: tokens, passwords, secret headers.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub credentials: Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChannel {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+    /// Replaces all credentials when given.
+    #[schema(value_type = Option<Object>)]
+    pub credentials: Option<Value>,
+}

@@ -8,6 +8,7 @@
 //!
 //! Invariant: this is the only crate with SQL.
 
+mod contacts;
 mod queue;
 mod rows;
 mod sql;

@@ -4,10 +4,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, WorkspaceId};
+use hookflow_core::{
+    ChannelId, ConnectorId, ContactId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, MemberId,
+    Timestamp, WorkspaceId,
+};
 use hookflow_engine::store::{
-    Connector, ConnectorPatch, Event, IngestTarget, Job, JobRow, NewConnector, NewEvent, NewWorkspace, Page,
-    PageRequest, Stats, StoreResult, Version, Workspace, VERSIONS_KEPT,
+    AttributeDefinition, Channel, Connector, ConnectorPatch, Contact, ContactChanges, ContactFilter, ContactMatch,
+    Event, IngestTarget, Job, JobRow, Member, NewConnector, NewEvent, NewWorkspace, Page, PageRequest, Stats,
+    StoreResult, Version, Workspace, WorkspaceSettings, VERSIONS_KEPT,
 };
 use hookflow_engine::{Store, StoreError};
 use serde_json::Value;
@@ -128,7 +132,7 @@ impl SqlStore {
 }
 
 /// `limit + 1` rows were read: the extra one says there is a next page.
-fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(&cursor_of)
@@ -142,6 +146,122 @@ fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> P
 impl Store for SqlStore {
     async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    async fn get_workspace(&self, ws: &WorkspaceId) -> StoreResult<Option<WorkspaceSettings>> {
+        self.workspace_get(ws).await
+    }
+
+    async fn update_workspace(
+        &self,
+        ws: &WorkspaceId,
+        name: Option<&str>,
+        timezone: Option<&str>,
+        default_country: Option<Option<&str>>,
+    ) -> StoreResult<Option<WorkspaceSettings>> {
+        self.workspace_update(ws, name, timezone, default_country).await
+    }
+
+    async fn create_member(&self, ws: &WorkspaceId, name: &str, email: &str) -> StoreResult<Member> {
+        self.member_create(ws, name, email).await
+    }
+
+    async fn list_members(&self, ws: &WorkspaceId) -> StoreResult<Vec<Member>> {
+        self.member_where(ws, "id", "").await
+    }
+
+    async fn get_member(&self, ws: &WorkspaceId, id: &MemberId) -> StoreResult<Option<Member>> {
+        Ok(self.member_where(ws, "id", id.as_str()).await?.pop())
+    }
+
+    async fn member_by_email(&self, ws: &WorkspaceId, email: &str) -> StoreResult<Option<Member>> {
+        if email.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.member_where(ws, "email", email).await?.pop())
+    }
+
+    async fn delete_member(&self, ws: &WorkspaceId, id: &MemberId) -> StoreResult<bool> {
+        self.member_delete(ws, id).await
+    }
+
+    async fn upsert_contact(
+        &self,
+        ws: &WorkspaceId,
+        find: &ContactMatch,
+        changes: &ContactChanges,
+        create: bool,
+    ) -> StoreResult<Option<(Contact, bool)>> {
+        self.contact_upsert(ws, find, changes, create).await
+    }
+
+    async fn find_contact(&self, ws: &WorkspaceId, find: &ContactMatch) -> StoreResult<Option<Contact>> {
+        self.contact_find(ws, find).await
+    }
+
+    async fn get_contact(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<Option<Contact>> {
+        self.contact_get(ws, id).await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: &WorkspaceId,
+        id: &ContactId,
+        changes: &ContactChanges,
+    ) -> StoreResult<Option<Contact>> {
+        self.contact_update(ws, id, changes).await
+    }
+
+    async fn delete_contact(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<bool> {
+        self.contact_delete(ws, id).await
+    }
+
+    async fn list_contacts(
+        &self,
+        ws: &WorkspaceId,
+        filter: &ContactFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Contact>> {
+        self.contact_list(ws, filter, page).await
+    }
+
+    async fn define_attribute(&self, ws: &WorkspaceId, name: &str, kind: &str) -> StoreResult<AttributeDefinition> {
+        self.attribute_define(ws, name, kind).await
+    }
+
+    async fn list_attribute_definitions(&self, ws: &WorkspaceId) -> StoreResult<Vec<AttributeDefinition>> {
+        self.attribute_list(ws).await
+    }
+
+    async fn delete_attribute_definition(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
+        self.attribute_delete(ws, name).await
+    }
+
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<()> {
+        self.channel_create(channel).await
+    }
+
+    async fn list_channels(&self, ws: &WorkspaceId) -> StoreResult<Vec<Channel>> {
+        self.channel_where(ws, None).await
+    }
+
+    async fn get_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<Option<Channel>> {
+        Ok(self.channel_where(ws, Some(id)).await?.pop())
+    }
+
+    async fn update_channel(
+        &self,
+        ws: &WorkspaceId,
+        id: &ChannelId,
+        name: Option<&str>,
+        settings: Option<&Value>,
+        credentials: Option<&Value>,
+    ) -> StoreResult<Option<Channel>> {
+        self.channel_update(ws, id, name, settings, credentials).await
+    }
+
+    async fn delete_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<bool> {
+        self.channel_delete(ws, id).await
     }
 
     async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace> {

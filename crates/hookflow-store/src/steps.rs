@@ -55,16 +55,19 @@ fn step(row: &AnyRow) -> StoreResult<StepRecord> {
         started_at: Timestamp::from_millis(col(row, "started_at")?),
         duration_ms: col(row, "duration_ms")?,
         attempts: col(row, "attempts")?,
+        attempt_log: serde_json::from_str(&col::<String>(row, "attempt_log")?)
+            .map_err(|e| StoreError::Internal(format!("attempt_log is not a list: {e}")))?,
     })
 }
 
 async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO execution_steps (execution_id, step_key, seq, step_id, step_type, status, input, output, error, \
-         missing, started_at, duration_ms, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         missing, started_at, duration_ms, attempts, attempt_log) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (execution_id, step_key) DO UPDATE SET status = excluded.status, input = excluded.input, \
          output = excluded.output, error = excluded.error, missing = excluded.missing, \
-         duration_ms = excluded.duration_ms, attempts = excluded.attempts",
+         duration_ms = excluded.duration_ms, attempts = excluded.attempts, attempt_log = excluded.attempt_log",
     )
     .bind(r.execution_id.as_str())
     .bind(&r.key)
@@ -79,6 +82,7 @@ async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecord) -> Store
     .bind(r.started_at.as_millis())
     .bind(r.duration_ms)
     .bind(r.attempts)
+    .bind(Value::Array(r.attempt_log.clone()).to_string())
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
@@ -140,7 +144,7 @@ impl SqlStore {
     pub(crate) async fn steps_of(&self, id: &ExecutionId) -> StoreResult<Vec<StepRecord>> {
         let rows = sqlx::query(
             "SELECT execution_id, step_key, seq, step_id, step_type, status, input, output, error, missing, \
-             started_at, duration_ms, attempts FROM execution_steps WHERE execution_id = $1 ORDER BY seq, step_key",
+             started_at, duration_ms, attempts, attempt_log FROM execution_steps WHERE execution_id = $1 ORDER BY seq, step_key",
         )
         .bind(id.as_str())
         .fetch_all(&self.read)

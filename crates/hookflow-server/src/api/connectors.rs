@@ -489,13 +489,7 @@ pub async fn simulate(
             hookflow_engine::context::event_value("evt_simulated", "POST", now, &headers, &parsed)
         }
     };
-    let ctx = serde_json::json!({
-        "event": event,
-        "steps": {},
-        "contact": null,
-        "system": hookflow_engine::context::system_value(now, "UTC", ws.as_str()),
-    });
-    let outcome = hookflow_engine::executor::simulate(&*state.store, &state.templates, &ws, &document, ctx)
+    let outcome = hookflow_engine::executor::simulate(&*state.store, &state.templates, &ws, &document, event)
         .await?
         .map_err(AppError::validation)?;
     Ok(axum::Json(SimulationOut {

@@ -3,7 +3,9 @@
 //! Routes are registered through `utoipa_axum`, so a route exists exactly
 //! when it is documented.
 
+pub mod channels;
 pub mod connectors;
+pub mod contacts;
 pub mod events;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -13,8 +15,11 @@ use utoipa_axum::routes;
 
 use crate::error::{AppError, Problem};
 use crate::extract::Auth;
-use crate::wire::WorkspaceOut;
+use crate::extract::Json;
+use crate::wire::{UpdateWorkspace, WorkspaceSettingsOut};
 use crate::AppState;
+use axum::extract::State;
+use hookflow_engine::document::FieldError;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,17 +43,83 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The workspace the token belongs to.
+/// The token's workspace and its settings.
 #[utoipa::path(get, path = "/workspace", tag = "workspace",
-    responses((status = 200, body = WorkspaceOut), (status = 401, body = Problem)))]
-async fn workspace(Auth(ws): Auth) -> Result<axum::Json<WorkspaceOut>, AppError> {
-    Ok(axum::Json(WorkspaceOut { id: ws.to_string() }))
+    responses((status = 200, body = WorkspaceSettingsOut), (status = 401, body = Problem)))]
+async fn workspace(
+    State(state): State<AppState>,
+    Auth(ws): Auth,
+) -> Result<axum::Json<WorkspaceSettingsOut>, AppError> {
+    let w = state
+        .store
+        .get_workspace(&ws)
+        .await?
+        .ok_or_else(|| AppError::not_found("workspace"))?;
+    Ok(axum::Json((&w).into()))
+}
+
+/// Rename the workspace, set its timezone or the default country of local mobile numbers.
+#[utoipa::path(patch, path = "/workspace", tag = "workspace", request_body = UpdateWorkspace,
+    responses((status = 200, body = WorkspaceSettingsOut), (status = 400, body = Problem)))]
+async fn update_workspace(
+    State(state): State<AppState>,
+    Auth(ws): Auth,
+    Json(req): Json<UpdateWorkspace>,
+) -> Result<axum::Json<WorkspaceSettingsOut>, AppError> {
+    let mut errors = Vec::new();
+    if let Some(tz) = &req.timezone {
+        if jiff::tz::TimeZone::get(tz).is_err() {
+            errors.push(FieldError::new(
+                "timezone",
+                format!("`{tz}` is not a timezone (use an IANA name like Asia/Kolkata)"),
+            ));
+        }
+    }
+    let country = req
+        .default_country
+        .clone()
+        .map(|c| c.map(|c| c.trim().to_ascii_uppercase()));
+    if let Some(Some(c)) = &country {
+        if c.parse::<phonenumber::country::Id>().is_err() {
+            errors.push(FieldError::new(
+                "default_country",
+                format!("`{c}` is not an ISO 3166 alpha-2 country code"),
+            ));
+        }
+    }
+    if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        errors.push(FieldError::new("name", "must not be empty"));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::validation(errors));
+    }
+    let w = state
+        .store
+        .update_workspace(
+            &ws,
+            req.name.as_deref().map(str::trim),
+            req.timezone.as_deref(),
+            country.as_ref().map(Option::as_deref),
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("workspace"))?;
+    Ok(axum::Json((&w).into()))
 }
 
 /// The API routes (relative to `/api/v1`) and their OpenAPI document.
 pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(workspace))
+        .routes(routes!(workspace, update_workspace))
+        .routes(routes!(contacts::create, contacts::list))
+        .routes(routes!(contacts::get, contacts::update, contacts::delete))
+        .routes(routes!(contacts::add_tags))
+        .routes(routes!(contacts::remove_tag))
+        .routes(routes!(contacts::list_attributes, contacts::define_attribute))
+        .routes(routes!(contacts::delete_attribute))
+        .routes(routes!(contacts::list_members, contacts::create_member))
+        .routes(routes!(contacts::get_member, contacts::delete_member))
+        .routes(routes!(channels::create, channels::list))
+        .routes(routes!(channels::get, channels::update, channels::delete))
         .routes(routes!(connectors::create, connectors::list))
         .routes(routes!(connectors::get, connectors::update, connectors::delete))
         .routes(routes!(connectors::get_config, connectors::put_config))

@@ -20,6 +20,7 @@ fn record(e: &hookflow_engine::store::NewEvent, key: &str, seq: i64) -> StepReco
         started_at: Timestamp::now(),
         duration_ms: 3,
         attempts: 1,
+        attempt_log: vec![json!({"status": 503})],
     }
 }
 
@@ -46,7 +47,14 @@ async fn the_journal_keeps_steps_in_order_and_replaces_by_key() {
             ["a", "b"],
             "{db}"
         );
-        assert_eq!(journal[1], StepRecord { started_at: first.started_at, ..waiting.clone() }, "{db}");
+        assert_eq!(
+            journal[1],
+            StepRecord {
+                started_at: first.started_at,
+                ..waiting.clone()
+            },
+            "{db}"
+        );
         assert_eq!(journal[0].missing, ["event.body.x"], "{db}");
 
         store.mark_execution(&exe, EventStatus::Waiting).await.unwrap();

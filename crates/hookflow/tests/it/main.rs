@@ -4,6 +4,7 @@
 //! where a process must die.
 
 mod api;
+mod contacts;
 mod corpus;
 mod engine;
 mod ingest;

@@ -28,6 +28,11 @@ async fn the_openapi_document_matches_the_routes() {
                 let concrete = path
                     .replace("/events/{id}", "/events/evt_01M80KVTW7XZ1B3A77GSY8B0HB")
                     .replace("/executions/{id}", "/executions/exe_01M80KVTW7XZ1B3A77GSY8B0HB")
+                    .replace("/channels/{id}", "/channels/ch_01M80KVTW7XZ1B3A77GSY8B0HB")
+                    .replace("/contacts/{id}", "/contacts/ctc_01M80KVTW7XZ1B3A77GSY8B0HB")
+                    .replace("/members/{id}", "/members/mem_01M80KVTW7XZ1B3A77GSY8B0HB")
+                    .replace("{name}", "nothing")
+                    .replace("{tag}", "nothing")
                     .replace("{id}", "con_01M80KVTPZYA0HD1NHC88YAW1W")
                     .replace("{event_id}", "evt_01M80KVTW7XZ1B3A77GSY8B0HB")
                     .replace("{version}", "1");
@@ -51,7 +56,14 @@ async fn the_openapi_document_matches_the_routes() {
         }
         operations.sort();
         let expected = [
+            "DELETE /channels/{id}",
             "DELETE /connectors/{id}",
+            "DELETE /contact-attributes/{name}",
+            "DELETE /contacts/{id}",
+            "DELETE /contacts/{id}/tags/{tag}",
+            "DELETE /members/{id}",
+            "GET /channels",
+            "GET /channels/{id}",
             "GET /connectors",
             "GET /connectors/{id}",
             "GET /connectors/{id}/attributes",
@@ -59,18 +71,31 @@ async fn the_openapi_document_matches_the_routes() {
             "GET /connectors/{id}/events",
             "GET /connectors/{id}/stats",
             "GET /connectors/{id}/versions",
+            "GET /contact-attributes",
+            "GET /contacts",
+            "GET /contacts/{id}",
             "GET /events/{id}",
             "GET /events/{id}/raw",
             "GET /executions/{id}",
+            "GET /members",
+            "GET /members/{id}",
             "GET /workspace",
+            "PATCH /channels/{id}",
             "PATCH /connectors/{id}",
+            "PATCH /contacts/{id}",
+            "PATCH /workspace",
+            "POST /channels",
             "POST /connectors",
             "POST /connectors/{id}/rotate-url",
             "POST /connectors/{id}/simulate",
             "POST /connectors/{id}/stats/reset",
             "POST /connectors/{id}/structure/from-event/{event_id}",
             "POST /connectors/{id}/versions/{version}/restore",
+            "POST /contact-attributes",
+            "POST /contacts",
+            "POST /contacts/{id}/tags",
             "POST /events/{id}/replay",
+            "POST /members",
             "PUT /connectors/{id}/config",
         ];
         assert_eq!(operations, expected, "{db}");
