@@ -220,7 +220,15 @@ pub async fn simulate(
     let settings = store.get_workspace(ws).await?;
     let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
     let ctx = execution_context(event, ws, timezone, Timestamp::now());
-    let mut run = Run::new(store, templates, ws.clone(), ExecutionId::new(), Mode::Simulate, Vec::new(), ctx);
+    let mut run = Run::new(
+        store,
+        templates,
+        ws.clone(),
+        ExecutionId::new(),
+        Mode::Simulate,
+        Vec::new(),
+        ctx,
+    );
     run.default_country = settings.and_then(|s| s.default_country);
     let flow = run_all(&mut run, &compiled).await?;
     // In start order, as the live journal is read back.
