@@ -1,6 +1,8 @@
 //! Dev-only helpers: a fresh database per test, on SQLite always and on
 //! PostgreSQL when `HOOKFLOW_TEST_POSTGRES_URL` names a server.
 
+pub mod smtp;
+
 use std::sync::Arc;
 
 use hookflow_store::{Backend, SqlStore, StoreOptions};
