@@ -48,6 +48,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// The longest `Retry-After` a peer can ask for and be obeyed.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
+
 /// How often and how patiently a failing call is tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -80,7 +83,7 @@ impl RetryPolicy {
     /// The delay before the next attempt after failed attempt `attempt`, or
     /// `None` when no attempt is left. Full jitter: uniform in `[ceiling/2, ceiling]`
     /// given `unit` uniform in `[0, 1)`, and never shorter than `retry_after`
-    /// (the peer's `Retry-After`, capped at `max_delay`).
+    /// (the peer's `Retry-After`, honoured up to [`RETRY_AFTER_CAP`]).
     pub fn next_delay(&self, attempt: u32, unit: f64, retry_after: Option<Duration>) -> Option<Duration> {
         if attempt >= self.attempts {
             return None;
@@ -88,7 +91,7 @@ impl RetryPolicy {
         let ceiling = self.ceiling(attempt);
         let jittered = ceiling.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0));
         Some(match retry_after {
-            Some(after) => jittered.max(after.min(self.max_delay)),
+            Some(after) => jittered.max(after.min(RETRY_AFTER_CAP)),
             None => jittered,
         })
     }

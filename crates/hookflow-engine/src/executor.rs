@@ -78,14 +78,16 @@ async fn run_all(run: &mut Run<'_>, compiled: &Compiled) -> Result<Flow, StoreEr
 pub struct ExecutionHandler {
     store: Arc<dyn Store>,
     templates: Arc<Templates>,
+    client: Arc<hookflow_delivery::Client>,
     cache: CompiledCache,
 }
 
 impl ExecutionHandler {
-    pub fn new(store: Arc<dyn Store>, templates: Arc<Templates>) -> Self {
+    pub fn new(store: Arc<dyn Store>, templates: Arc<Templates>, client: Arc<hookflow_delivery::Client>) -> Self {
         Self {
             store,
             templates,
+            client,
             cache: CompiledCache::default(),
         }
     }
@@ -163,10 +165,12 @@ impl ExecutionHandler {
             ctx,
         );
         run.default_country = settings.and_then(|s| s.default_country);
+        run.client = Some(self.client.clone());
         match run_all(&mut run, &compiled).await? {
             Flow::Continue => finish(EventStatus::Succeeded, None).await,
             Flow::Filtered => finish(EventStatus::Filtered, None).await,
             Flow::Fail(message) => finish(EventStatus::Failed, Some(message)).await,
+            Flow::Retry { at, reason } => Ok(JobOutcome::Retry { at, reason }),
             Flow::Suspend(at) => {
                 self.store.mark_execution(&id, EventStatus::Waiting).await?;
                 Ok(JobOutcome::Later { at })
@@ -234,7 +238,7 @@ pub async fn simulate(
     // In start order, as the live journal is read back.
     run.records.sort_by_key(|r| r.seq);
     let (status, error) = match flow {
-        Flow::Continue | Flow::Suspend(_) => (EventStatus::Succeeded, None),
+        Flow::Continue | Flow::Suspend(_) | Flow::Retry { .. } => (EventStatus::Succeeded, None),
         Flow::Filtered => (EventStatus::Filtered, None),
         Flow::Fail(message) => (EventStatus::Failed, Some(message)),
     };

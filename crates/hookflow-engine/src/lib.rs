@@ -8,12 +8,14 @@
 //! Invariant: the engine never speaks SQL or HTTP; every durable change goes
 //! through [`Store`].
 
+pub mod actions;
 pub mod channels;
 pub mod contacts;
 pub mod context;
 pub mod document;
 pub mod executor;
 pub mod ingest;
+pub mod outbound;
 pub mod run;
 pub mod steps;
 pub mod store;

@@ -48,6 +48,11 @@ pub enum Flow {
     Filtered,
     /// A delay: come back at this time.
     Suspend(Timestamp),
+    /// An action failed for now: try again at this time.
+    Retry {
+        at: Timestamp,
+        reason: String,
+    },
     Fail(String),
 }
 
@@ -71,6 +76,8 @@ pub struct Run<'a> {
     pub side_effects: Vec<Value>,
     /// The workspace's country for local mobile numbers.
     pub default_country: Option<String>,
+    /// Sends what actions send; live runs need one.
+    pub client: Option<std::sync::Arc<hookflow_delivery::Client>>,
 }
 
 impl<'a> Run<'a> {
@@ -102,6 +109,7 @@ impl<'a> Run<'a> {
             records: Vec::new(),
             side_effects: Vec::new(),
             default_country: None,
+            client: None,
         }
     }
 
@@ -262,6 +270,7 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::Delay(delay) => self.delay(step, rec, delay).await,
+            Kind::HttpRequest(_) | Kind::SendMessage(_) | Kind::SendEmail(_) => self.action(step, rec).await,
             Kind::UpsertContact(spec) => {
                 let resolved = contacts::resolve(
                     spec,
@@ -534,6 +543,113 @@ impl<'a> Run<'a> {
         Ok(Flow::Continue)
     }
 
+    /// Sends an action's request once; a retryable failure schedules the next attempt.
+    async fn action(&mut self, step: &Step, mut rec: StepRecord) -> Result<Flow, StoreError> {
+        // Stable across attempts, so the peer can tell a retry from a new call.
+        let key = format!("{}:{}", self.execution, rec.key);
+        let plan = crate::outbound::plan(
+            &step.kind,
+            self.templates,
+            &self.ctx,
+            self.store,
+            &self.workspace,
+            &key,
+            self.default_country.as_deref(),
+        )
+        .await?;
+        let plan = match plan {
+            Ok(p) => p,
+            Err(message) => return self.fail(step, rec, message).await,
+        };
+        rec.input = plan.input.clone();
+        rec.missing = plan.missing.clone();
+        if self.mode == Mode::Simulate {
+            self.side_effects
+                .push(json!({"step": step.id, "type": step.type_name, "request": plan.input}));
+            rec.output = json!({"simulated": true});
+            self.set_output(&step.id, rec.output.clone());
+            self.save(rec).await?;
+            return Ok(Flow::Continue);
+        }
+        let Some(client) = self.client.clone() else {
+            return Err(StoreError::Internal("a live run has no delivery client".into()));
+        };
+        let attempt_at = Timestamp::now();
+        let (outcome, status, latency_ms, response_excerpt) = match plan.planned {
+            crate::outbound::Planned::Http(request) => {
+                let result = client.send(request).await;
+                let (status, latency, excerpt) = match &result {
+                    Ok(r) => (
+                        Some(r.status),
+                        Some(r.latency_ms),
+                        Some(crate::outbound::excerpt(&r.body)),
+                    ),
+                    Err(_) => (None, None, None),
+                };
+                (
+                    map_success(hookflow_delivery::classify_action(result), |r| {
+                        crate::outbound::output(plan.reading, &r, &plan.extra)
+                    }),
+                    status,
+                    latency,
+                    excerpt,
+                )
+            }
+            crate::outbound::Planned::Email(settings, email) => {
+                let started = std::time::Instant::now();
+                let result = client.send_email(&settings, &email).await;
+                let latency = started.elapsed().as_millis() as u64;
+                let outcome = map_success(hookflow_delivery::classify_email(result), |id| {
+                    let mut out = json!({"message_id": id});
+                    for (k, v) in &plan.extra {
+                        out[k] = v.clone();
+                    }
+                    out
+                });
+                (outcome, None, Some(latency), None)
+            }
+        };
+        rec.attempt_log.push(json!({
+            "attempt": rec.attempts,
+            "at": attempt_at.to_rfc3339(),
+            "status": status,
+            "latency_ms": latency_ms,
+            "response": response_excerpt,
+            "error": outcome.reason(),
+        }));
+        match outcome {
+            hookflow_delivery::Outcome::Success(output) => {
+                rec.output = output;
+                rec.error = None;
+                self.set_output(&step.id, rec.output.clone());
+                self.save(rec).await?;
+                Ok(Flow::Continue)
+            }
+            hookflow_delivery::Outcome::Retry {
+                reason, retry_after, ..
+            } => {
+                let attempt = u32::try_from(rec.attempts).unwrap_or(u32::MAX);
+                match plan.retry.next_delay(attempt, rand::random::<f64>(), retry_after) {
+                    Some(delay) => {
+                        let at = Timestamp::now().plus_millis(delay.as_millis() as i64);
+                        rec.status = StepStatus::Retrying;
+                        rec.error = Some(format!(
+                            "attempt {attempt} of {}: {reason}; next at {at}",
+                            plan.retry.attempts
+                        ));
+                        self.save(rec).await?;
+                        Ok(Flow::Retry { at, reason })
+                    }
+                    None => {
+                        self.fail(step, rec, format!("gave up after {attempt} attempts: {reason}"))
+                            .await
+                    }
+                }
+            }
+            hookflow_delivery::Outcome::GiveUp { reason, .. } => self.fail(step, rec, reason).await,
+        }
+    }
+
     async fn fail(&mut self, step: &Step, mut rec: StepRecord, message: String) -> Result<Flow, StoreError> {
         rec.status = StepStatus::Failed;
         rec.error = Some(message.clone());
@@ -705,6 +821,27 @@ impl<'a> Run<'a> {
         self.set_output(&step.id, rec.output.clone());
         self.save(rec).await?;
         Ok(Flow::Continue)
+    }
+}
+
+/// The outcome with its success turned into the step's output.
+fn map_success<T>(
+    outcome: hookflow_delivery::Outcome<T>,
+    f: impl FnOnce(T) -> Value,
+) -> hookflow_delivery::Outcome<Value> {
+    use hookflow_delivery::Outcome;
+    match outcome {
+        Outcome::Success(t) => Outcome::Success(f(t)),
+        Outcome::Retry {
+            reason,
+            retry_after,
+            response,
+        } => Outcome::Retry {
+            reason,
+            retry_after,
+            response,
+        },
+        Outcome::GiveUp { reason, response } => Outcome::GiveUp { reason, response },
     }
 }
 

@@ -53,6 +53,9 @@ pub enum Kind {
         owner: Template,
         contact: Option<Template>,
     },
+    HttpRequest(Box<crate::actions::HttpRequest>),
+    SendMessage(Box<crate::actions::SendMessage>),
+    SendEmail(Box<crate::actions::SendEmail>),
 }
 
 #[derive(Clone)]
@@ -109,16 +112,7 @@ pub const ITERATOR_DEFAULT_CAP: usize = 500;
 const COMMON_KEYS: &[&str] = &["id", "type", "name", "description"];
 
 /// Step types whose actions land in a later version; refused at save time.
-const NOT_YET: &[&str] = &[
-    "http_request",
-    "send_message",
-    "send_email",
-    "upsert_contact",
-    "add_tag",
-    "remove_tag",
-    "assign_owner",
-    "emit_event",
-];
+const NOT_YET: &[&str] = &["emit_event"];
 
 /// Compiles the `steps` of a document.
 pub fn compile(document: &Value, templates: &Templates) -> Result<Compiled, Vec<FieldError>> {
@@ -185,71 +179,79 @@ fn compile_step(step: &Value, path: &str, templates: &Templates, errors: &mut Ve
     let type_name = obj.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
     let before = errors.len();
     let mut e = StepErrors { path, id: &id, errors };
-    let kind = match type_name.as_str() {
-        "filter" => compile_filter(step, templates, &mut e),
-        "paths" => compile_paths(obj, templates, &mut e),
-        "delay" => compile_delay(obj, templates, &mut e),
-        "iterator" => compile_iterator(obj, templates, &mut e),
-        "formatter" => match hookflow_format::compile(templates, step) {
-            Ok(f) => Some(Kind::Formatter(Box::new(f))),
-            Err(list) => {
-                for err in list {
-                    e.at(&err.path, err.message);
+    let kind =
+        match type_name.as_str() {
+            "filter" => compile_filter(step, templates, &mut e),
+            "paths" => compile_paths(obj, templates, &mut e),
+            "delay" => compile_delay(obj, templates, &mut e),
+            "iterator" => compile_iterator(obj, templates, &mut e),
+            "formatter" => match hookflow_format::compile(templates, step) {
+                Ok(f) => Some(Kind::Formatter(Box::new(f))),
+                Err(list) => {
+                    for err in list {
+                        e.at(&err.path, err.message);
+                    }
+                    None
                 }
-                None
+            },
+            "storage" => compile_storage(obj, templates, &mut e),
+            "upsert_contact" => match ContactSpec::compile(obj, "", COMMON_KEYS, false, templates) {
+                Ok(spec) if spec.mobile.is_some() || spec.email.is_some() || spec.unique_key.is_some() => {
+                    Some(Kind::UpsertContact(Box::new(spec)))
+                }
+                Ok(_) => {
+                    e.at(
+                        "mobile",
+                        "`upsert_contact` needs a mobile, an email or a unique_key to find the contact by",
+                    );
+                    None
+                }
+                Err(list) => {
+                    for err in list {
+                        e.at(&err.path, err.message);
+                    }
+                    None
+                }
+            },
+            "add_tag" | "remove_tag" => {
+                unknown_keys(obj, &["tags", "contact"], &mut e);
+                let tags = template(obj, "tags", templates, &mut e);
+                let contact = obj
+                    .contains_key("contact")
+                    .then(|| template(obj, "contact", templates, &mut e))
+                    .flatten();
+                tags.map(|tags| Kind::Tags {
+                    add: type_name == "add_tag",
+                    tags,
+                    contact,
+                })
             }
-        },
-        "storage" => compile_storage(obj, templates, &mut e),
-        "upsert_contact" => match ContactSpec::compile(obj, "", COMMON_KEYS, false, templates) {
-            Ok(spec) if spec.mobile.is_some() || spec.email.is_some() || spec.unique_key.is_some() => {
-                Some(Kind::UpsertContact(Box::new(spec)))
+            "http_request" => crate::actions::compile_http_request(obj, path, templates, e.errors)
+                .map(|a| Kind::HttpRequest(Box::new(a))),
+            "send_message" => crate::actions::compile_send_message(obj, path, templates, e.errors)
+                .map(|a| Kind::SendMessage(Box::new(a))),
+            "send_email" => {
+                crate::actions::compile_send_email(obj, path, templates, e.errors).map(|a| Kind::SendEmail(Box::new(a)))
             }
-            Ok(_) => {
+            "assign_owner" => {
+                unknown_keys(obj, &["owner", "contact"], &mut e);
+                let owner = template(obj, "owner", templates, &mut e);
+                let contact = obj
+                    .contains_key("contact")
+                    .then(|| template(obj, "contact", templates, &mut e))
+                    .flatten();
+                owner.map(|owner| Kind::AssignOwner { owner, contact })
+            }
+            t if NOT_YET.contains(&t) => {
                 e.at(
-                    "mobile",
-                    "`upsert_contact` needs a mobile, an email or a unique_key to find the contact by",
+                    "type",
+                    format!("the `{t}` action is not available in this version of hookflow yet"),
                 );
                 None
             }
-            Err(list) => {
-                for err in list {
-                    e.at(&err.path, err.message);
-                }
-                None
-            }
-        },
-        "add_tag" | "remove_tag" => {
-            unknown_keys(obj, &["tags", "contact"], &mut e);
-            let tags = template(obj, "tags", templates, &mut e);
-            let contact = obj
-                .contains_key("contact")
-                .then(|| template(obj, "contact", templates, &mut e))
-                .flatten();
-            tags.map(|tags| Kind::Tags {
-                add: type_name == "add_tag",
-                tags,
-                contact,
-            })
-        }
-        "assign_owner" => {
-            unknown_keys(obj, &["owner", "contact"], &mut e);
-            let owner = template(obj, "owner", templates, &mut e);
-            let contact = obj
-                .contains_key("contact")
-                .then(|| template(obj, "contact", templates, &mut e))
-                .flatten();
-            owner.map(|owner| Kind::AssignOwner { owner, contact })
-        }
-        t if NOT_YET.contains(&t) => {
-            e.at(
-                "type",
-                format!("the `{t}` action is not available in this version of hookflow yet"),
-            );
-            None
-        }
-        // Unknown or missing types are reported by `document::split`.
-        _ => None,
-    };
+            // Unknown or missing types are reported by `document::split`.
+            _ => None,
+        };
     (errors.len() == before).then_some(())?;
     Some(Step {
         id,

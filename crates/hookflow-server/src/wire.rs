@@ -304,6 +304,9 @@ pub struct StepOut {
     pub started_at: String,
     pub duration_ms: i64,
     pub attempts: i64,
+    /// Every outbound attempt of an action: `attempt`, `at`, `status`, `latency_ms`, `response` (first KiB), `error`.
+    #[schema(value_type = Vec<Object>)]
+    pub attempt_log: Vec<Value>,
 }
 
 impl From<&StepRecord> for StepOut {
@@ -320,6 +323,7 @@ impl From<&StepRecord> for StepOut {
             started_at: r.started_at.to_rfc3339(),
             duration_ms: r.duration_ms,
             attempts: r.attempts,
+            attempt_log: r.attempt_log.clone(),
         }
     }
 }

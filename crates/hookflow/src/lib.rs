@@ -33,6 +33,8 @@ pub struct Config {
     pub workers: usize,
     /// How long shutdown waits for running executions.
     pub grace: Duration,
+    /// Networks outbound calls may reach despite the private-address guard.
+    pub allow_networks: hookflow_delivery::Guard,
 }
 
 impl Config {
@@ -43,6 +45,7 @@ impl Config {
             max_body: 10 * 1024 * 1024,
             workers: 16,
             grace: Duration::from_secs(10),
+            allow_networks: hookflow_delivery::Guard::new(Vec::new()),
         }
     }
 }
@@ -134,6 +137,10 @@ pub async fn run(
         wake: wake.clone(),
     };
 
+    let client = Arc::new(hookflow_delivery::Client::new(
+        config.allow_networks.clone(),
+        concat!("hookflow/", env!("CARGO_PKG_VERSION")),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker_config = WorkerConfig {
         concurrency: config.workers,
@@ -148,7 +155,7 @@ pub async fn run(
     };
     let workers = tokio::spawn(worker::run(
         dyn_store.clone(),
-        Arc::new(ExecutionHandler::new(dyn_store.clone(), templates)),
+        Arc::new(ExecutionHandler::new(dyn_store.clone(), templates, client)),
         worker_config,
         wake,
         worker_stop,

@@ -63,6 +63,9 @@ struct ServeArgs {
     /// How long shutdown waits for running executions before handing them back, e.g. `10s`.
     #[arg(long, env = "HOOKFLOW_SHUTDOWN_GRACE", default_value = "10s")]
     shutdown_grace: String,
+    /// Networks outbound calls may reach despite the private-address guard, comma-separated CIDRs.
+    #[arg(long, env = "HOOKFLOW_ALLOW_NETWORKS", default_value = "")]
+    allow_networks: String,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKFLOW_LOG_JSON")]
     log_json: bool,
@@ -90,12 +93,16 @@ impl ServeArgs {
                 "bad --public-url: `{url}` must start with http:// or https://"
             );
         }
+        let allow_networks = hookflow_delivery::Guard::parse(&self.allow_networks)
+            .map_err(anyhow::Error::msg)
+            .context("bad --allow-networks")?;
         Ok(Config {
             backend,
             public_url: self.public_url.clone(),
             max_body,
             workers: self.workers,
             grace,
+            allow_networks,
         })
     }
 }

@@ -276,7 +276,7 @@ async fn bad_documents_name_the_place() {
             "{body}"
         );
         // Actions land with a later version: refused, with the reason.
-        let doc = json!({"steps": [{"id": "crm", "type": "http_request", "url": "https://crm.example/"}]});
+        let doc = json!({"steps": [{"id": "tell", "type": "emit_event", "event_type": "custom.order"}]});
         let body = problem(s.put_config(&token, &id, &doc).await, 400).await;
         assert_eq!(body["errors"][0]["path"], "steps[0].type", "{db}");
         assert!(

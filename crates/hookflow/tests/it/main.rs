@@ -3,6 +3,7 @@
 //! `HOOKFLOW_TEST_POSTGRES_URL` is set), and the `hookflow` binary itself
 //! where a process must die.
 
+mod actions;
 mod api;
 mod contacts;
 mod corpus;
@@ -10,6 +11,7 @@ mod engine;
 mod ingest;
 mod isolation;
 mod openapi;
+mod peer;
 mod process;
 mod steps;
 mod utils;

@@ -15,11 +15,17 @@ const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
 
 /// Starts `hookflow serve` on a free port; answers the child and its base URL.
 async fn serve(db: &TestDatabase) -> (Child, String) {
+    serve_with(db, "warn", Stdio::inherit()).await
+}
+
+/// `serve` with a log filter and a place for its log.
+async fn serve_with(db: &TestDatabase, log: &str, stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log)
+        .env("HOOKFLOW_ALLOW_NETWORKS", "127.0.0.1/32")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("start hookflow serve");
@@ -274,5 +280,126 @@ async fn a_delay_survives_sigkill_and_restart() {
         assert_eq!(values, [&json!(1), &json!(1)], "{}", db.label);
         child.start_kill().unwrap();
         child.wait().await.unwrap();
+    }
+}
+
+/// Channel credentials and action tokens appear in no API response and no log line.
+#[tokio::test]
+async fn secrets_never_appear_in_responses_or_logs() {
+    for db in TestDatabase::all().await {
+        let out = Command::new(BIN)
+            .args(["workspace", "create", "acme", "--database", &db.url])
+            .output()
+            .await
+            .unwrap();
+        let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let log_dir = tempfile::tempdir().unwrap();
+        let log_path = log_dir.path().join("hookflow.log");
+        let log_file = std::fs::File::create(&log_path).unwrap();
+        let (mut child, base) = serve_with(&db, "debug", Stdio::from(log_file)).await;
+        let client = reqwest::Client::new();
+        let mut responses = String::new();
+        let call = |method: reqwest::Method, path: String, body: Option<Value>| {
+            let req = client
+                .request(method, format!("{base}/api/v1{path}"))
+                .bearer_auth(&token);
+            let req = match body {
+                Some(b) => req.json(&b),
+                None => req,
+            };
+            async move { req.send().await.unwrap().text().await.unwrap() }
+        };
+        let secrets = [
+            "EAAG-whatsapp-secret-7f3a",
+            "smtp-password-91c2",
+            "twilio-auth-5d1e",
+            "crm-bearer-0b9d",
+        ];
+        let mut wa =
+            crate::peer::Peer::start(crate::peer::Reply::json(200, json!({"messages": [{"id": "wamid.S"}]}))).await;
+        let mut crm = crate::peer::Peer::start(crate::peer::Reply::json(200, json!({"ok": true}))).await;
+        let created = call(
+            reqwest::Method::POST,
+            "/channels".into(),
+            Some(json!({"name": "WA", "kind": "whatsapp_cloud",
+            "settings": {"phone_number_id": "1", "base_url": wa.base}, "credentials": {"access_token": secrets[0]}})),
+        )
+        .await;
+        let ch = serde_json::from_str::<Value>(&created).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        responses.push_str(&created);
+        responses.push_str(&call(reqwest::Method::POST, "/channels".into(), Some(json!({"name": "Mail", "kind": "smtp",
+            "settings": {"host": "127.0.0.1", "port": 2525, "security": "none", "from": "shop@shop.example", "username": "shop"},
+            "credentials": {"password": secrets[1]}}))).await);
+        responses.push_str(
+            &call(
+                reqwest::Method::POST,
+                "/channels".into(),
+                Some(json!({"name": "SMS", "kind": "sms_http",
+            "settings": {"account_sid": "AC1", "from": "+15005550006"}, "credentials": {"auth_token": secrets[2]}})),
+            )
+            .await,
+        );
+        let c = call(reqwest::Method::POST, "/connectors".into(), Some(json!({"name": "Leak check", "config": {"steps": [
+            {"id": "crm", "type": "http_request", "url": format!("{}/x", crm.base), "auth": {"type": "bearer", "token": secrets[3]}},
+            {"id": "hi", "type": "send_message", "channel": ch, "to": "+14155552671", "text": "hi"}]}}))).await;
+        let c: Value = serde_json::from_str(&c).unwrap();
+        let r: Value = client
+            .post(c["url"].as_str().unwrap())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let event = r["event_id"].as_str().unwrap().to_owned();
+        let sent = crm.next(10).await;
+        assert_eq!(
+            sent.header("authorization"),
+            Some(format!("Bearer {}", secrets[3]).as_str()),
+            "the token is sent"
+        );
+        assert_eq!(
+            wa.next(10).await.header("authorization"),
+            Some(format!("Bearer {}", secrets[0]).as_str())
+        );
+        loop {
+            let e = call(reqwest::Method::GET, format!("/events/{event}"), None).await;
+            if e.contains("\"status\":\"succeeded\"") {
+                responses.push_str(&e);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for path in [
+            "/channels".to_owned(),
+            format!("/channels/{ch}"),
+            format!("/executions/{}", r["event_id"]),
+            "/openapi.json".into(),
+        ] {
+            responses.push_str(&call(reqwest::Method::GET, path, None).await);
+        }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        assert!(
+            log.lines().count() > 10,
+            "{}: the debug log is too thin to prove anything:\n{log}",
+            db.label
+        );
+        for secret in secrets {
+            assert!(
+                !responses.contains(secret),
+                "{}: {secret} appeared in an API response",
+                db.label
+            );
+            assert!(!log.contains(secret), "{}: {secret} appeared in the log", db.label);
+        }
     }
 }

@@ -25,6 +25,8 @@ impl TestServer {
     pub async fn start_with(db: Arc<TestDatabase>, adjust: impl FnOnce(&mut Config)) -> Self {
         hookflow::setup_tracing(false, true);
         let mut config = Config::new(db.backend.clone());
+        // Tests talk to peers on the loopback address.
+        config.allow_networks = hookflow_delivery::Guard::parse("127.0.0.1/32").unwrap();
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
