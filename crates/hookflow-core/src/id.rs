@@ -135,6 +135,12 @@ id_type!(/// A configured way to send messages.
     ChannelId, "ch", "channel");
 id_type!(/// A workspace member who can own contacts.
     MemberId, "mem", "member");
+id_type!(
+    /// One emitted event (a message to the subscriptions that want it).
+    MessageId,
+    "msg",
+    "message"
+);
 
 #[cfg(test)]
 mod tests {

@@ -166,6 +166,7 @@ impl ExecutionHandler {
         );
         run.default_country = settings.and_then(|s| s.default_country);
         run.client = Some(self.client.clone());
+        run.connector = Some(execution.connector_id.clone());
         match run_all(&mut run, &compiled).await? {
             Flow::Continue => finish(EventStatus::Succeeded, None).await,
             Flow::Filtered => finish(EventStatus::Filtered, None).await,

@@ -12,6 +12,7 @@ pub mod actions;
 pub mod channels;
 pub mod contacts;
 pub mod context;
+pub mod deliveries;
 pub mod document;
 pub mod executor;
 pub mod ingest;

@@ -76,6 +76,8 @@ pub struct Run<'a> {
     pub side_effects: Vec<Value>,
     /// The workspace's country for local mobile numbers.
     pub default_country: Option<String>,
+    /// The connector of the event, for emitted events.
+    pub connector: Option<hookflow_core::ConnectorId>,
     /// Sends what actions send; live runs need one.
     pub client: Option<std::sync::Arc<hookflow_delivery::Client>>,
 }
@@ -109,6 +111,7 @@ impl<'a> Run<'a> {
             records: Vec::new(),
             side_effects: Vec::new(),
             default_country: None,
+            connector: None,
             client: None,
         }
     }
@@ -271,6 +274,44 @@ impl<'a> Run<'a> {
             }
             Kind::Delay(delay) => self.delay(step, rec, delay).await,
             Kind::HttpRequest(_) | Kind::SendMessage(_) | Kind::SendEmail(_) => self.action(step, rec).await,
+            Kind::EmitEvent { event_type, data } => {
+                let (mut missing, mut errors) = (Vec::new(), Vec::new());
+                let data = data.render(self.templates, &self.ctx, &mut missing, &mut errors);
+                rec.input = json!({"event_type": event_type, "data": data});
+                rec.missing = missing;
+                if let Some(error) = errors.first() {
+                    return self.fail(step, rec, format!("a template failed: {error}")).await;
+                }
+                let message = match self.mode {
+                    Mode::Live => {
+                        rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
+                        // The event and this entry commit together: emitted exactly once.
+                        self.store
+                            .emit(
+                                &self.workspace,
+                                event_type,
+                                self.connector.as_ref(),
+                                &data,
+                                None,
+                                Some(&rec),
+                            )
+                            .await?
+                    }
+                    Mode::Simulate => {
+                        self.side_effects
+                            .push(json!({"step": step.id, "emit": event_type, "data": data}));
+                        None
+                    }
+                };
+                rec.output = json!({"message_id": message, "type": event_type});
+                self.set_output(&step.id, rec.output.clone());
+                if self.mode == Mode::Live {
+                    self.remember(rec);
+                } else {
+                    self.save(rec).await?;
+                }
+                Ok(Flow::Continue)
+            }
             Kind::UpsertContact(spec) => {
                 let resolved = contacts::resolve(
                     spec,

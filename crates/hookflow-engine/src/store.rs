@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hookflow_core::{
-    ChannelId, ConnectorId, ContactId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind, JobState,
-    MemberId, StepStatus, Timestamp, TokenId, WorkspaceId,
+    ChannelId, ConnectorId, ContactId, DeliveryId, EventId, EventSource, EventStatus, ExecutionId, JobId, JobKind,
+    JobState, MemberId, MessageId, StepStatus, SubscriptionId, Timestamp, TokenId, WorkspaceId,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -373,6 +373,117 @@ pub struct Channel {
     pub updated_at: Timestamp,
 }
 
+/// An outbound webhook: a URL that receives hookflow's events.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub workspace_id: WorkspaceId,
+    pub url: String,
+    pub description: String,
+    /// Patterns: `execution.failed`, `execution.*`, `*`.
+    pub event_types: Vec<String>,
+    /// Only events of these connectors; all when empty.
+    pub connector_ids: Vec<String>,
+    pub headers: serde_json::Map<String, Value>,
+    /// Merged into every payload at the top level.
+    pub extra_fields: serde_json::Map<String, Value>,
+    pub enabled: bool,
+    /// `whsec_...`; shown once.
+    pub secret: String,
+    /// The secret before the last rotation, still signing until `previous_until`.
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<Timestamp>,
+    pub disabled_reason: Option<String>,
+    /// When its deliveries started failing with no success since.
+    pub failing_since: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Subscription {
+    /// True when the subscription wants events of this type from this connector.
+    pub fn wants(&self, event_type: &str, connector: Option<&str>) -> bool {
+        let type_ok = self.event_types.iter().any(|p| {
+            p == "*"
+                || p == event_type
+                || p.strip_suffix(".*").is_some_and(|prefix| {
+                    event_type
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+        });
+        let connector_ok =
+            self.connector_ids.is_empty() || connector.is_some_and(|c| self.connector_ids.iter().any(|id| id == c));
+        type_ok && connector_ok
+    }
+}
+
+/// Changes to a subscription; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionChanges {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub connector_ids: Option<Vec<String>>,
+    pub headers: Option<serde_json::Map<String, Value>>,
+    pub extra_fields: Option<serde_json::Map<String, Value>>,
+    pub enabled: Option<bool>,
+}
+
+/// One event sent to one subscription.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub subscription_id: SubscriptionId,
+    pub message_id: MessageId,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One try of a delivery.
+#[derive(Debug, Clone)]
+pub struct DeliveryAttempt {
+    pub attempt: i64,
+    pub at: Timestamp,
+    pub status_code: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub response_headers: Value,
+    /// The first 4 KiB.
+    pub response_body: String,
+    pub error: Option<String>,
+}
+
+/// What a delivery job needs.
+#[derive(Debug, Clone)]
+pub struct DeliveryWork {
+    pub delivery: Delivery,
+    pub subscription: Subscription,
+    /// `{type, timestamp, data}`
+    pub payload: Value,
+}
+
+/// What became of a delivery attempt.
+#[derive(Debug, Clone)]
+pub enum DeliveryResult {
+    Delivered,
+    /// Try again at this time. `disable_after_ms`: a subscription failing this long is disabled.
+    Retry {
+        at: Timestamp,
+        disable_after_ms: i64,
+    },
+    /// No more attempts. `disable`: disable the subscription for this reason (a 410).
+    Failed {
+        disable: Option<String>,
+        disable_after_ms: i64,
+    },
+}
+
 /// Persistence and the durable job queue.
 ///
 /// Every call that takes a [`WorkspaceId`] sees only that workspace's rows:
@@ -448,6 +559,63 @@ pub trait Store: Send + Sync + 'static {
         credentials: Option<&Value>,
     ) -> StoreResult<Option<Channel>>;
     async fn delete_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<bool>;
+
+    // Subscriptions and deliveries.
+    async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
+    async fn list_subscriptions(&self, ws: &WorkspaceId) -> StoreResult<Vec<Subscription>>;
+    async fn get_subscription(&self, ws: &WorkspaceId, id: &SubscriptionId) -> StoreResult<Option<Subscription>>;
+    async fn update_subscription(
+        &self,
+        ws: &WorkspaceId,
+        id: &SubscriptionId,
+        changes: &SubscriptionChanges,
+    ) -> StoreResult<Option<Subscription>>;
+    /// Replaces the secret; the old one keeps signing until `keep_old_until`.
+    async fn rotate_subscription_secret(
+        &self,
+        ws: &WorkspaceId,
+        id: &SubscriptionId,
+        secret: &str,
+        keep_old_until: Timestamp,
+    ) -> StoreResult<Option<Subscription>>;
+    async fn delete_subscription(&self, ws: &WorkspaceId, id: &SubscriptionId) -> StoreResult<bool>;
+    /// Writes an event for the subscriptions that want it (only `only` when
+    /// given), with their deliveries and jobs, and `journal` when given, in one
+    /// transaction. Answers the message id, or `None` when no subscription wants it.
+    async fn emit(
+        &self,
+        ws: &WorkspaceId,
+        event_type: &str,
+        connector: Option<&ConnectorId>,
+        data: &Value,
+        only: Option<&SubscriptionId>,
+        journal: Option<&StepRecord>,
+    ) -> StoreResult<Option<MessageId>>;
+    async fn delivery_work(&self, id: &DeliveryId) -> StoreResult<Option<DeliveryWork>>;
+    /// Records an attempt and its consequences (delivery status, the
+    /// subscription's failing time, disabling it and announcing that) in one transaction.
+    async fn record_delivery_attempt(
+        &self,
+        id: &DeliveryId,
+        attempt: &DeliveryAttempt,
+        result: &DeliveryResult,
+    ) -> StoreResult<()>;
+    async fn list_deliveries(
+        &self,
+        ws: &WorkspaceId,
+        subscription: &SubscriptionId,
+        status: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>>;
+    async fn get_delivery(
+        &self,
+        ws: &WorkspaceId,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>>;
+    /// Sends a delivery again now (a new attempt series); answers it.
+    async fn retry_delivery(&self, ws: &WorkspaceId, id: &DeliveryId) -> StoreResult<Option<Delivery>>;
+    /// Sends again every failed delivery of a subscription created since `since`; answers how many.
+    async fn recover_deliveries(&self, ws: &WorkspaceId, id: &SubscriptionId, since: Timestamp) -> StoreResult<u64>;
 
     // Connectors.
     async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector>;

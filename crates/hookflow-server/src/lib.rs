@@ -39,6 +39,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Wakes this node's workers when work was queued outside the ingest path (a replay).
     pub wake: Arc<tokio::sync::Notify>,
+    /// How long a rotated-out subscription secret keeps signing.
+    pub rotation_overlap: std::time::Duration,
 }
 
 /// The whole HTTP application.

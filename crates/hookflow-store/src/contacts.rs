@@ -79,6 +79,34 @@ fn workspace_row(row: &AnyRow) -> StoreResult<WorkspaceSettings> {
     })
 }
 
+/// A contact as events carry it.
+pub(crate) fn contact_data(c: &Contact) -> Value {
+    serde_json::json!({
+        "id": c.id, "name": c.name, "mobile": c.mobile, "email": c.email, "channel": c.channel_id, "owner": c.owner_id,
+        "tags": c.tags, "attributes": c.attributes, "created_at": c.created_at.to_rfc3339(), "updated_at": c.updated_at.to_rfc3339(),
+    })
+}
+
+/// Emits `contact.created` or `contact.updated`, and `contact.tagged` when tags were added.
+async fn announce(
+    tx: &mut Transaction<'static, Any>,
+    c: &Contact,
+    created: bool,
+    changes: &ContactChanges,
+) -> StoreResult<()> {
+    let subs = crate::subscriptions::enabled_subscriptions(tx, c.workspace_id.as_str()).await?;
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let kind = if created { "contact.created" } else { "contact.updated" };
+    crate::subscriptions::emit_in(tx, c.workspace_id.as_str(), &subs, kind, None, &contact_data(c)).await?;
+    if !changes.add_tags.is_empty() {
+        let data = serde_json::json!({"contact": contact_data(c), "tags_added": changes.add_tags});
+        crate::subscriptions::emit_in(tx, c.workspace_id.as_str(), &subs, "contact.tagged", None, &data).await?;
+    }
+    Ok(())
+}
+
 /// `$start, $start+1, …` for an `IN (…)` list.
 fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
@@ -291,6 +319,9 @@ impl SqlStore {
         };
         Self::apply_changes(&mut tx, ws, &id, changes, now).await?;
         let contact = self.contact_in(&mut tx, ws, &id).await?;
+        if let Some(c) = &contact {
+            announce(&mut tx, c, created, changes).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(contact.map(|c| (c, created)))
     }
@@ -324,6 +355,9 @@ impl SqlStore {
         }
         Self::apply_changes(&mut tx, ws, id.as_str(), changes, Timestamp::now().as_millis()).await?;
         let contact = self.contact_in(&mut tx, ws, id.as_str()).await?;
+        if let Some(c) = &contact {
+            announce(&mut tx, c, false, changes).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(contact)
     }

@@ -13,6 +13,7 @@ mod queue;
 mod rows;
 mod sql;
 mod steps;
+mod subscriptions;
 
 use std::str::FromStr;
 use std::sync::Once;

@@ -32,11 +32,23 @@ pub(crate) async fn insert_job(
     target: &str,
     run_at: Timestamp,
 ) -> StoreResult<JobId> {
+    insert_job_in_group(tx, kind, ws, target, run_at, None).await
+}
+
+/// A job whose group (a subscription) runs at most [`GROUP_CAP`] at once.
+pub(crate) async fn insert_job_in_group(
+    tx: &mut Transaction<'static, Any>,
+    kind: JobKind,
+    ws: &WorkspaceId,
+    target: &str,
+    run_at: Timestamp,
+    group: Option<&str>,
+) -> StoreResult<JobId> {
     let id = JobId::new();
     let now = Timestamp::now();
     sqlx::query(
-        "INSERT INTO jobs (id, kind, workspace_id, target_id, state, run_at, attempts, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6)",
+        "INSERT INTO jobs (id, kind, workspace_id, target_id, state, run_at, attempts, created_at, updated_at, group_key) \
+         VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6, $7)",
     )
     .bind(id.as_str())
     .bind(kind.as_str())
@@ -44,11 +56,16 @@ pub(crate) async fn insert_job(
     .bind(target)
     .bind(run_at.as_millis())
     .bind(now.as_millis())
+    .bind(group)
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
     Ok(id)
 }
+
+/// The most jobs of one group (one subscription's deliveries) that run at once,
+/// so a slow or failing subscriber never takes every worker.
+pub const GROUP_CAP: i64 = 4;
 
 impl SqlStore {
     pub(crate) async fn claim(
@@ -66,11 +83,23 @@ impl SqlStore {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
+        // Grouped jobs: the n-th queued job of a group is a candidate only while
+        // n plus the group's running jobs stays within the cap. The locking level
+        // repeats `state = 'queued'`: PostgreSQL re-checks only that level's
+        // conditions on a row another claimer changed, so without it a job
+        // claimed meanwhile would be claimed twice.
+        let candidates = format!(
+            "SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
+             ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kinds})) c \
+             WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
+             AND r.group_key = c.group_key) <= {GROUP_CAP}",
+            kinds = placeholders(5, kinds.len())
+        );
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
-             AND kind IN ({}) ORDER BY run_at, id LIMIT $4 {lock}) RETURNING {JOB_COLUMNS}",
-            placeholders(5, kinds.len())
+             updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND id IN ({candidates}) \
+             ORDER BY run_at, id LIMIT $4 {lock}) \
+             RETURNING {JOB_COLUMNS}"
         );
         let mut query = sqlx::query(&sql)
             .bind(worker)

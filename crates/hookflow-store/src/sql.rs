@@ -5,16 +5,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hookflow_core::{
-    ChannelId, ConnectorId, ContactId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, MemberId,
-    Timestamp, WorkspaceId,
+    ChannelId, ConnectorId, ContactId, DeliveryId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState,
+    MemberId, MessageId, SubscriptionId, Timestamp, WorkspaceId,
 };
 use hookflow_engine::store::{
     AttributeDefinition, Channel, Connector, ConnectorPatch, Contact, ContactChanges, ContactFilter, ContactMatch,
-    Event, IngestTarget, Job, JobRow, Member, NewConnector, NewEvent, NewWorkspace, Page, PageRequest, Stats,
-    StoreResult, Version, Workspace, WorkspaceSettings, VERSIONS_KEPT,
+    Delivery, DeliveryAttempt, DeliveryResult, DeliveryWork, Event, IngestTarget, Job, JobRow, Member, NewConnector,
+    NewEvent, NewWorkspace, Page, PageRequest, Stats, StepRecord, StoreResult, Subscription, SubscriptionChanges,
+    Version, Workspace, WorkspaceSettings, VERSIONS_KEPT,
 };
 use hookflow_engine::{Store, StoreError};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::rows::{self, CONNECTOR_COLUMNS, EVENT_COLUMNS, STATS_COLUMNS};
@@ -262,6 +263,92 @@ impl Store for SqlStore {
 
     async fn delete_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<bool> {
         self.channel_delete(ws, id).await
+    }
+
+    async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<()> {
+        self.subscription_create(subscription).await
+    }
+
+    async fn list_subscriptions(&self, ws: &WorkspaceId) -> StoreResult<Vec<Subscription>> {
+        self.subscription_where(ws, None).await
+    }
+
+    async fn get_subscription(&self, ws: &WorkspaceId, id: &SubscriptionId) -> StoreResult<Option<Subscription>> {
+        Ok(self.subscription_where(ws, Some(id)).await?.pop())
+    }
+
+    async fn update_subscription(
+        &self,
+        ws: &WorkspaceId,
+        id: &SubscriptionId,
+        changes: &SubscriptionChanges,
+    ) -> StoreResult<Option<Subscription>> {
+        self.subscription_update(ws, id, changes).await
+    }
+
+    async fn rotate_subscription_secret(
+        &self,
+        ws: &WorkspaceId,
+        id: &SubscriptionId,
+        secret: &str,
+        keep_old_until: Timestamp,
+    ) -> StoreResult<Option<Subscription>> {
+        self.subscription_rotate(ws, id, secret, keep_old_until).await
+    }
+
+    async fn delete_subscription(&self, ws: &WorkspaceId, id: &SubscriptionId) -> StoreResult<bool> {
+        self.subscription_delete(ws, id).await
+    }
+
+    async fn emit(
+        &self,
+        ws: &WorkspaceId,
+        event_type: &str,
+        connector: Option<&ConnectorId>,
+        data: &Value,
+        only: Option<&SubscriptionId>,
+        journal: Option<&StepRecord>,
+    ) -> StoreResult<Option<MessageId>> {
+        self.emit_event(ws, event_type, connector, data, only, journal).await
+    }
+
+    async fn delivery_work(&self, id: &DeliveryId) -> StoreResult<Option<DeliveryWork>> {
+        self.work_for(id).await
+    }
+
+    async fn record_delivery_attempt(
+        &self,
+        id: &DeliveryId,
+        attempt: &DeliveryAttempt,
+        result: &DeliveryResult,
+    ) -> StoreResult<()> {
+        self.attempt_record(id, attempt, result).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        ws: &WorkspaceId,
+        subscription: &SubscriptionId,
+        status: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        self.deliveries_of(ws, subscription, status, page).await
+    }
+
+    async fn get_delivery(
+        &self,
+        ws: &WorkspaceId,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<(Delivery, Vec<DeliveryAttempt>)>> {
+        self.delivery_get(ws, id).await
+    }
+
+    async fn retry_delivery(&self, ws: &WorkspaceId, id: &DeliveryId) -> StoreResult<Option<Delivery>> {
+        self.delivery_retry(ws, id).await
+    }
+
+    async fn recover_deliveries(&self, ws: &WorkspaceId, id: &SubscriptionId, since: Timestamp) -> StoreResult<u64> {
+        self.delivery_recover(ws, id, since).await
     }
 
     async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace> {
@@ -563,6 +650,8 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         // (received, rejected) per connector, applied once per batch.
         let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        // Each workspace's subscriptions, read once per batch.
+        let mut subscriptions: BTreeMap<&str, Vec<Subscription>> = BTreeMap::new();
         for e in events {
             let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?;
             sqlx::query(
@@ -622,6 +711,36 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            }
+            if !subscriptions.contains_key(e.workspace_id.as_str()) {
+                let found = crate::subscriptions::enabled_subscriptions(&mut tx, e.workspace_id.as_str()).await?;
+                subscriptions.insert(e.workspace_id.as_str(), found);
+            }
+            let subs = &subscriptions[e.workspace_id.as_str()];
+            if !subs.is_empty() {
+                let (event_type, data) = match e.status {
+                    EventStatus::Rejected => (
+                        "event.rejected",
+                        json!({"event_id": e.id, "connector_id": e.connector_id,
+                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
+                        "size": e.body.len(), "error": e.error}),
+                    ),
+                    _ => (
+                        "event.received",
+                        json!({"event_id": e.id, "connector_id": e.connector_id,
+                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
+                        "size": e.body.len(), "execution_id": e.execution}),
+                    ),
+                };
+                crate::subscriptions::emit_in(
+                    &mut tx,
+                    e.workspace_id.as_str(),
+                    subs,
+                    event_type,
+                    Some(e.connector_id.as_str()),
+                    &data,
+                )
+                .await?;
             }
             let entry = counts.entry(e.connector_id.as_str()).or_default();
             entry.0 += 1;
@@ -806,7 +925,7 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
-             WHERE id = $4 AND finished_at IS NULL RETURNING connector_id",
+             WHERE id = $4 AND finished_at IS NULL RETURNING connector_id, workspace_id, event_id, config_version",
         )
         .bind(status.as_str())
         .bind(error)
@@ -817,6 +936,23 @@ impl Store for SqlStore {
         .map_err(db_error)?;
         let Some(row) = row else { return Ok(()) };
         let connector: String = col(&row, "connector_id")?;
+        let (ws, event_id, version): (String, String, i64) = (
+            col(&row, "workspace_id")?,
+            col(&row, "event_id")?,
+            col(&row, "config_version")?,
+        );
+        let subs = crate::subscriptions::enabled_subscriptions(&mut tx, &ws).await?;
+        let data = json!({"execution_id": id, "event_id": event_id, "connector_id": connector, "status": status.as_str(),
+            "error": error, "config_version": version, "finished_at": Timestamp::now().to_rfc3339()});
+        crate::subscriptions::emit_in(
+            &mut tx,
+            &ws,
+            &subs,
+            &format!("execution.{}", status.as_str()),
+            Some(&connector),
+            &data,
+        )
+        .await?;
         sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
             .bind(status.as_str())
             .bind(id.as_str())

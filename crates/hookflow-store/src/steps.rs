@@ -60,7 +60,7 @@ fn step(row: &AnyRow) -> StoreResult<StepRecord> {
     })
 }
 
-async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecord) -> StoreResult<()> {
+pub(crate) async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO execution_steps (execution_id, step_key, seq, step_id, step_type, status, input, output, error, \
          missing, started_at, duration_ms, attempts, attempt_log) \

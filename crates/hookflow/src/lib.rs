@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hookflow_core::{secret, TokenId, WorkspaceId};
+use hookflow_engine::deliveries::DeliveryHandler;
 use hookflow_engine::executor::ExecutionHandler;
 use hookflow_engine::ingest::IngestQueue;
 use hookflow_engine::store::NewWorkspace;
@@ -35,6 +36,10 @@ pub struct Config {
     pub grace: Duration,
     /// Networks outbound calls may reach despite the private-address guard.
     pub allow_networks: hookflow_delivery::Guard,
+    /// Subscription deliveries: schedule, timeout, auto-disable.
+    pub delivery: hookflow_engine::deliveries::DeliverySettings,
+    /// Deliveries sent at once on this node.
+    pub delivery_workers: usize,
 }
 
 impl Config {
@@ -46,6 +51,8 @@ impl Config {
             workers: 16,
             grace: Duration::from_secs(10),
             allow_networks: hookflow_delivery::Guard::new(Vec::new()),
+            delivery: hookflow_engine::deliveries::DeliverySettings::default(),
+            delivery_workers: 16,
         }
     }
 }
@@ -135,6 +142,7 @@ pub async fn run(
             max_body: config.max_body,
         }),
         wake: wake.clone(),
+        rotation_overlap: config.delivery.rotation_overlap,
     };
 
     let client = Arc::new(hookflow_delivery::Client::new(
@@ -155,10 +163,27 @@ pub async fn run(
     };
     let workers = tokio::spawn(worker::run(
         dyn_store.clone(),
-        Arc::new(ExecutionHandler::new(dyn_store.clone(), templates, client)),
-        worker_config,
-        wake,
+        Arc::new(ExecutionHandler::new(dyn_store.clone(), templates, client.clone())),
+        worker_config.clone(),
+        wake.clone(),
         worker_stop,
+    ));
+    // Deliveries have workers of their own: a slow subscriber never holds up executions.
+    let delivery_stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let delivery_workers = tokio::spawn(worker::run(
+        dyn_store.clone(),
+        Arc::new(DeliveryHandler::new(dyn_store.clone(), client, config.delivery.clone())),
+        WorkerConfig {
+            concurrency: config.delivery_workers,
+            ..worker_config
+        },
+        wake,
+        delivery_stop,
     ));
 
     tracing::info!(%address, database = %describe(&config.backend), "Listening.");
@@ -178,6 +203,7 @@ pub async fn run(
         .await
         .context("the HTTP server failed")?;
     workers.await.context("the workers panicked")?;
+    delivery_workers.await.context("the delivery workers panicked")?;
     store.close().await;
     tracing::info!("Stopped.");
     Ok(())

@@ -66,6 +66,15 @@ struct ServeArgs {
     /// Networks outbound calls may reach despite the private-address guard, comma-separated CIDRs.
     #[arg(long, env = "HOOKFLOW_ALLOW_NETWORKS", default_value = "")]
     allow_networks: String,
+    /// Retry delays of subscription deliveries, comma-separated (each ±20 % jitter).
+    #[arg(long, env = "HOOKFLOW_DELIVERY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h")]
+    delivery_schedule: String,
+    /// Timeout of one delivery attempt.
+    #[arg(long, env = "HOOKFLOW_DELIVERY_TIMEOUT", default_value = "15s")]
+    delivery_timeout: String,
+    /// A subscription whose deliveries all failed for this long is disabled.
+    #[arg(long, env = "HOOKFLOW_DELIVERY_DISABLE_AFTER", default_value = "5d")]
+    delivery_disable_after: String,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKFLOW_LOG_JSON")]
     log_json: bool,
@@ -96,6 +105,23 @@ impl ServeArgs {
         let allow_networks = hookflow_delivery::Guard::parse(&self.allow_networks)
             .map_err(anyhow::Error::msg)
             .context("bad --allow-networks")?;
+        let duration = |flag: &str, text: &str| {
+            hookflow_core::retry::parse_duration(text)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("bad --{flag}"))
+        };
+        let schedule = self
+            .delivery_schedule
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|d| duration("delivery-schedule", d))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let delivery = hookflow_engine::deliveries::DeliverySettings {
+            schedule,
+            timeout: duration("delivery-timeout", &self.delivery_timeout)?,
+            disable_after: duration("delivery-disable-after", &self.delivery_disable_after)?,
+            ..Default::default()
+        };
         Ok(Config {
             backend,
             public_url: self.public_url.clone(),
@@ -103,6 +129,8 @@ impl ServeArgs {
             workers: self.workers,
             grace,
             allow_networks,
+            delivery,
+            delivery_workers: self.workers,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod connectors;
 pub mod contacts;
 pub mod events;
+pub mod subscriptions;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -118,6 +119,19 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts::delete_attribute))
         .routes(routes!(contacts::list_members, contacts::create_member))
         .routes(routes!(contacts::get_member, contacts::delete_member))
+        .routes(routes!(subscriptions::event_types))
+        .routes(routes!(subscriptions::create, subscriptions::list))
+        .routes(routes!(
+            subscriptions::get,
+            subscriptions::update,
+            subscriptions::delete
+        ))
+        .routes(routes!(subscriptions::rotate_secret))
+        .routes(routes!(subscriptions::test))
+        .routes(routes!(subscriptions::recover))
+        .routes(routes!(subscriptions::deliveries))
+        .routes(routes!(subscriptions::delivery))
+        .routes(routes!(subscriptions::retry))
         .routes(routes!(channels::create, channels::list))
         .routes(routes!(channels::get, channels::update, channels::delete))
         .routes(routes!(connectors::create, connectors::list))

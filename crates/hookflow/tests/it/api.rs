@@ -275,14 +275,6 @@ async fn bad_documents_name_the_place() {
                 .contains("line 1, column"),
             "{body}"
         );
-        // Actions land with a later version: refused, with the reason.
-        let doc = json!({"steps": [{"id": "tell", "type": "emit_event", "event_type": "custom.order"}]});
-        let body = problem(s.put_config(&token, &id, &doc).await, 400).await;
-        assert_eq!(body["errors"][0]["path"], "steps[0].type", "{db}");
-        assert!(
-            body["errors"][0]["message"].as_str().unwrap().contains("not available"),
-            "{db}: {body}"
-        );
         problem(s.put_config(&token, &id, &json!([1, 2])).await, 400).await;
         problem(
             s.put_config(&token, &id, &json!({"response": {"status": 99}})).await,

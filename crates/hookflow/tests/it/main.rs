@@ -14,4 +14,5 @@ mod openapi;
 mod peer;
 mod process;
 mod steps;
+mod subscriptions;
 mod utils;

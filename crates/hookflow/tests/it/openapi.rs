@@ -31,6 +31,8 @@ async fn the_openapi_document_matches_the_routes() {
                     .replace("/channels/{id}", "/channels/ch_01M80KVTW7XZ1B3A77GSY8B0HB")
                     .replace("/contacts/{id}", "/contacts/ctc_01M80KVTW7XZ1B3A77GSY8B0HB")
                     .replace("/members/{id}", "/members/mem_01M80KVTW7XZ1B3A77GSY8B0HB")
+                    .replace("/subscriptions/{id}", "/subscriptions/sub_01M80KVTW7XZ1B3A77GSY8B0HB")
+                    .replace("/deliveries/{id}", "/deliveries/del_01M80KVTW7XZ1B3A77GSY8B0HB")
                     .replace("{name}", "nothing")
                     .replace("{tag}", "nothing")
                     .replace("{id}", "con_01M80KVTPZYA0HD1NHC88YAW1W")
@@ -62,6 +64,7 @@ async fn the_openapi_document_matches_the_routes() {
             "DELETE /contacts/{id}",
             "DELETE /contacts/{id}/tags/{tag}",
             "DELETE /members/{id}",
+            "DELETE /subscriptions/{id}",
             "GET /channels",
             "GET /channels/{id}",
             "GET /connectors",
@@ -74,15 +77,21 @@ async fn the_openapi_document_matches_the_routes() {
             "GET /contact-attributes",
             "GET /contacts",
             "GET /contacts/{id}",
+            "GET /deliveries/{id}",
+            "GET /event-types",
             "GET /events/{id}",
             "GET /events/{id}/raw",
             "GET /executions/{id}",
             "GET /members",
             "GET /members/{id}",
+            "GET /subscriptions",
+            "GET /subscriptions/{id}",
+            "GET /subscriptions/{id}/deliveries",
             "GET /workspace",
             "PATCH /channels/{id}",
             "PATCH /connectors/{id}",
             "PATCH /contacts/{id}",
+            "PATCH /subscriptions/{id}",
             "PATCH /workspace",
             "POST /channels",
             "POST /connectors",
@@ -94,8 +103,13 @@ async fn the_openapi_document_matches_the_routes() {
             "POST /contact-attributes",
             "POST /contacts",
             "POST /contacts/{id}/tags",
+            "POST /deliveries/{id}/retry",
             "POST /events/{id}/replay",
             "POST /members",
+            "POST /subscriptions",
+            "POST /subscriptions/{id}/recover",
+            "POST /subscriptions/{id}/rotate-secret",
+            "POST /subscriptions/{id}/test",
             "PUT /connectors/{id}/config",
         ];
         assert_eq!(operations, expected, "{db}");

@@ -135,6 +135,11 @@ impl Peer {
         }
     }
 
+    /// Replies `reply` from now on to every request not scripted.
+    pub fn set_default(&self, reply: Reply) {
+        *self.shared.default.lock().unwrap() = reply;
+    }
+
     /// The next requests get these replies, in order.
     pub fn script(&self, replies: Vec<Reply>) {
         self.shared.script.lock().unwrap().extend(replies);

@@ -15,15 +15,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
 
 /// Starts `hookflow serve` on a free port; answers the child and its base URL.
 async fn serve(db: &TestDatabase) -> (Child, String) {
-    serve_with(db, "warn", Stdio::inherit()).await
+    serve_with(db, "warn", Stdio::inherit(), &[]).await
 }
 
-/// `serve` with a log filter and a place for its log.
-async fn serve_with(db: &TestDatabase, log: &str, stderr: Stdio) -> (Child, String) {
+/// `serve` with a log filter, a place for its log, and more environment.
+async fn serve_with(db: &TestDatabase, log: &str, stderr: Stdio, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
         .env("RUST_LOG", log)
         .env("HOOKFLOW_ALLOW_NETWORKS", "127.0.0.1/32")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .kill_on_drop(true)
@@ -299,7 +300,7 @@ async fn secrets_never_appear_in_responses_or_logs() {
         let log_dir = tempfile::tempdir().unwrap();
         let log_path = log_dir.path().join("hookflow.log");
         let log_file = std::fs::File::create(&log_path).unwrap();
-        let (mut child, base) = serve_with(&db, "debug", Stdio::from(log_file)).await;
+        let (mut child, base) = serve_with(&db, "debug", Stdio::from(log_file), &[]).await;
         let client = reqwest::Client::new();
         let mut responses = String::new();
         let call = |method: reqwest::Method, path: String, body: Option<Value>| {
@@ -401,5 +402,75 @@ async fn secrets_never_appear_in_responses_or_logs() {
             );
             assert!(!log.contains(secret), "{}: {secret} appeared in the log", db.label);
         }
+    }
+}
+
+/// SIGKILL while deliveries wait for their next attempt: after a restart
+/// every one of them arrives (at least once), none is lost.
+#[tokio::test]
+async fn pending_deliveries_survive_sigkill() {
+    for db in TestDatabase::all().await {
+        let out = Command::new(BIN)
+            .args(["workspace", "create", "acme", "--database", &db.url])
+            .output()
+            .await
+            .unwrap();
+        let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let env = [(
+            "HOOKFLOW_DELIVERY_SCHEDULE",
+            "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+        )];
+        let (mut child, base) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+        let client = reqwest::Client::new();
+        let mut rx = crate::peer::Peer::start(crate::peer::Reply::status(503)).await;
+        let post = |path: &str, body: Value| {
+            client
+                .post(format!("{base}/api/v1{path}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+        };
+        post(
+            "/subscriptions",
+            json!({"url": rx.base, "event_types": ["event.received"]}),
+        )
+        .await
+        .unwrap();
+        let c: Value = post("/connectors", json!({"name": "In"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for i in 0..20 {
+            client
+                .post(c["url"].as_str().unwrap())
+                .json(&json!({"i": i}))
+                .send()
+                .await
+                .unwrap();
+        }
+        // Some attempts have failed and wait for their next try.
+        for _ in 0..5 {
+            rx.next(10).await;
+        }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        rx.set_default(crate::peer::Reply::status(200));
+        let switched = tokio::time::Instant::now();
+        let (mut child, _) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+        let mut delivered = std::collections::HashSet::new();
+        while delivered.len() < 20 {
+            let got = rx.next(40).await;
+            if got.at >= switched {
+                delivered.insert(got.header("webhook-id").unwrap().to_owned());
+            }
+        }
+        assert_eq!(delivered.len(), 20, "{}", db.label);
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
     }
 }
