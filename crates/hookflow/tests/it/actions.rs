@@ -9,31 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::peer::{Peer, Reply};
-use crate::utils::{eventually, on_every_database, TestServer};
-
-async fn run_event(s: &TestServer, token: &str, url: &str, body: Value) -> Value {
-    let r = s.client.post(url).json(&body).send().await.unwrap();
-    let id = r.json::<Value>().await.unwrap()["event_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    eventually(30, || async {
-        let e = s.get_json(&format!("/events/{id}"), token).await;
-        ["succeeded", "failed", "filtered"]
-            .contains(&e["status"].as_str().unwrap())
-            .then_some(e)
-    })
-    .await
-}
-
-fn step<'a>(e: &'a Value, key: &str) -> &'a Value {
-    e["execution"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap_or_else(|| panic!("no {key}: {e}"))
-}
+use crate::utils::{journal_step, on_every_database, run_event, TestServer};
 
 async fn channel(s: &TestServer, token: &str, body: Value) -> String {
     let r = s
@@ -101,10 +77,10 @@ async fn whatsapp_cloud_requests_are_exactly_what_the_api_expects() {
             assert_eq!(got.header("authorization"), Some("Bearer EAAG-test-token"), "{db}");
             assert_eq!(got.header("idempotency-key"), Some(format!("{exe}:{id}").as_str()), "{db}");
             assert_eq!(got.json(), body, "{db}: {id}");
-            assert_eq!(step(&e, id)["output"]["message_id"], "wamid.HBgL", "{db}");
+            assert_eq!(journal_step(&e, id)["output"]["message_id"], "wamid.HBgL", "{db}");
         }
         // The journal shows the request without the token.
-        let hi = step(&e, "hi");
+        let hi = journal_step(&e, "hi");
         assert_eq!(hi["input"]["headers"]["Authorization"], "[redacted]", "{db}");
         assert!(!e.to_string().contains("EAAG-test-token"), "{db}: the token leaked into the journal");
         s.stop().await;
@@ -124,7 +100,7 @@ async fn sms_goes_out_as_a_twilio_form() {
             {"id": "sms", "type": "send_message", "channel": "{{ event.custom_variables.via }}", "to": "{{ event.body.phone }}", "text": "Code {{ event.body.code }}"}
         ])).await;
         let e = run_event(&s, &token, &format!("{url}?via={ch}"), json!({"phone": "+14155552671", "code": "0420"})).await;
-        assert_eq!(step(&e, "sms")["output"]["message_id"], "SM5ef8", "{db}: {e}");
+        assert_eq!(journal_step(&e, "sms")["output"]["message_id"], "SM5ef8", "{db}: {e}");
         let got = twilio.next(5).await;
         assert_eq!(got.path, "/2010-04-01/Accounts/AC0123/Messages.json", "{db}");
         assert_eq!(got.header("authorization"), Some("Basic QUMwMTIzOnR3LXNlY3JldA=="), "{db}: AC0123:tw-secret");
@@ -160,14 +136,14 @@ async fn an_order_fetches_its_customer_messages_them_and_saves_the_contact() {
         let got = crm.next(5).await;
         assert_eq!((got.method.as_str(), got.path.as_str(), got.query.as_str()), ("GET", "/customers/77", "expand=orders&shop=a%26b"), "{db}");
         assert_eq!(got.header("authorization"), Some("Bearer crm-secret"), "{db}");
-        let crm_step = step(&e, "crm");
+        let crm_step = journal_step(&e, "crm");
         assert_eq!((crm_step["output"]["status"].as_i64(), crm_step["output"]["body"]["first_name"].as_str()), (Some(200), Some("Ann")), "{db}");
         assert_eq!(crm_step["output"]["headers"]["content-type"], "application/json", "{db}");
         assert_eq!(crm_step["attempt_log"].as_array().unwrap().len(), 1, "{db}");
         let sent = wa.next(5).await;
         assert_eq!(sent.json()["text"]["body"], "Hi Ann, order #1001 is confirmed.", "{db}");
         assert_eq!(sent.json()["to"], "14155552671", "{db}");
-        let saved = &step(&e, "save")["output"];
+        let saved = &journal_step(&e, "save")["output"];
         assert_eq!((saved["mobile"].as_str(), saved["attributes"]["last_order"].as_str()), (Some("+14155552671"), Some("#1001")), "{db}");
         let found = s.get_json("/contacts?mobile=%2B14155552671", &token).await;
         assert_eq!(found["data"][0]["name"], "Ann", "{db}");
@@ -189,14 +165,14 @@ async fn retries_resume_without_repeating_finished_steps() {
         ])).await;
         let e = run_event(&s, &token, &url, json!({"n": 1})).await;
         assert_eq!(e["status"], "succeeded", "{db}: {e}");
-        let call = step(&e, "call");
+        let call = journal_step(&e, "call");
         let log = call["attempt_log"].as_array().unwrap();
         let statuses: Vec<i64> = log.iter().map(|a| a["status"].as_i64().unwrap()).collect();
         assert_eq!(statuses, [503, 503, 200], "{db}");
         assert_eq!(call["attempts"], 3, "{db}");
         assert!(log[0]["error"].as_str().unwrap().contains("503"), "{db}");
         assert!(log.iter().all(|a| a["latency_ms"].is_u64()), "{db}");
-        assert_eq!((step(&e, "before")["attempts"].as_i64(), step(&e, "before")["output"]["value"].as_i64()), (Some(1), Some(1)), "{db}: a finished step ran again");
+        assert_eq!((journal_step(&e, "before")["attempts"].as_i64(), journal_step(&e, "before")["output"]["value"].as_i64()), (Some(1), Some(1)), "{db}: a finished step ran again");
         let calls = [flaky.next(5).await, flaky.next(5).await, flaky.next(5).await];
         let keys: Vec<_> = calls.iter().map(|c| c.header("idempotency-key").unwrap().to_owned()).collect();
         assert!(keys.iter().all(|k| k == &keys[0]), "{db}: the idempotency key changed between attempts");
@@ -223,7 +199,7 @@ async fn a_client_error_fails_at_once_and_retry_after_is_honoured() {
         peer.script(vec![Reply::json(400, json!({"error": "bad field"}))]);
         let e = run_event(&s, &token, &url, json!({})).await;
         assert_eq!(e["status"], "failed", "{db}");
-        let call = step(&e, "call");
+        let call = journal_step(&e, "call");
         assert_eq!(
             (call["attempts"].as_i64(), call["attempt_log"].as_array().unwrap().len()),
             (Some(1), 1),
@@ -280,7 +256,7 @@ async fn the_guard_refuses_private_addresses_unless_allowed() {
         let (cid, url) = connector(&s, &token, Value::Array(steps)).await;
         let e = run_event(&s, &token, &url, json!({})).await;
         assert_eq!(e["status"], "failed", "{label}");
-        let first = step(&e, "t0");
+        let first = journal_step(&e, "t0");
         assert!(first["error"].as_str().unwrap().contains("refused"), "{label}: {first}");
         assert!(
             first["error"].as_str().unwrap().contains("HOOKFLOW_ALLOW_NETWORKS"),
@@ -291,7 +267,7 @@ async fn the_guard_refuses_private_addresses_unless_allowed() {
             let doc = json!({"steps": [{"id": "t", "type": "http_request", "url": target}]});
             assert_eq!(s.put_config(&token, &cid, &doc).await.status(), 200);
             let e = run_event(&s, &token, &url, json!({})).await;
-            let t = step(&e, "t");
+            let t = journal_step(&e, "t");
             assert_eq!(
                 (e["status"].as_str(), t["attempts"].as_i64()),
                 (Some("failed"), Some(1)),
@@ -327,7 +303,7 @@ async fn send_email_reaches_a_real_smtp_server() {
                            "cc": "ops@shop.example"}]}})).await;
             let e = run_event(&s, &token, c["url"].as_str().unwrap(), json!({"email": "ann@shop.example", "name": "Ann", "order": "1001"})).await;
             assert_eq!(e["status"], "succeeded", "{db}: {e}");
-            let mail = step(&e, "mail");
+            let mail = journal_step(&e, "mail");
             assert!(mail["output"]["message_id"].as_str().unwrap().contains('@'), "{db}: {mail}");
             s.stop().await;
         }

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::utils::{eventually, on_every_database, problem, TestServer};
+use crate::utils::{journal_step, on_every_database, problem, run_event, TestServer};
 
 async fn send(s: &TestServer, method: Method, path: &str, token: &str, body: Value) -> reqwest::Response {
     s.api(method, path, token).json(&body).send().await.unwrap()
@@ -26,31 +26,6 @@ async fn whatsapp_channel(s: &TestServer, token: &str, name: &str) -> String {
     )
     .await;
     c["id"].as_str().unwrap().to_owned()
-}
-
-/// Posts an event and waits for its execution to end; answers the event.
-async fn run_event(s: &TestServer, token: &str, url: &str, body: Value) -> Value {
-    let r = s.client.post(url).json(&body).send().await.unwrap();
-    let id = r.json::<Value>().await.unwrap()["event_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    eventually(20, || async {
-        let e = s.get_json(&format!("/events/{id}"), token).await;
-        ["succeeded", "failed", "filtered"]
-            .contains(&e["status"].as_str().unwrap())
-            .then_some(e)
-    })
-    .await
-}
-
-fn journal<'a>(e: &'a Value, key: &str) -> &'a Value {
-    e["execution"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap_or_else(|| panic!("no {key}: {e}"))
 }
 
 #[tokio::test]
@@ -458,7 +433,7 @@ async fn every_event_upserts_its_contact_by_mobile() {
         )
         .await;
         assert_eq!(first["status"], "succeeded", "{db}: {first}");
-        let mapped = journal(&first, "@field_mapping");
+        let mapped = journal_step(&first, "@field_mapping");
         assert_eq!(
             (
                 mapped["output"]["mobile"].as_str(),
@@ -469,7 +444,7 @@ async fn every_event_upserts_its_contact_by_mobile() {
         );
         let contact_id = mapped["output"]["id"].as_str().unwrap().to_owned();
         assert_eq!(
-            journal(&first, "seen")["output"]["value"],
+            journal_step(&first, "seen")["output"]["value"],
             format!("{contact_id} +14155552671 "),
             "{db}: `contact` is a template root"
         );
@@ -481,7 +456,7 @@ async fn every_event_upserts_its_contact_by_mobile() {
             json!({"phone": "+1 415 555 2671", "name": "Ann Lee", "city": "Oakland"}),
         )
         .await;
-        let mapped = journal(&second, "@field_mapping");
+        let mapped = journal_step(&second, "@field_mapping");
         assert_eq!(
             (mapped["output"]["id"].as_str(), mapped["output"]["created"].as_bool()),
             (Some(contact_id.as_str()), Some(false)),
@@ -507,7 +482,7 @@ async fn every_event_upserts_its_contact_by_mobile() {
         let none = run_event(&s, &token, &url, json!({"name": "?"})).await;
         assert_eq!(none["status"], "failed", "{db}");
         assert!(
-            journal(&none, "@field_mapping")["error"]
+            journal_step(&none, "@field_mapping")["error"]
                 .as_str()
                 .unwrap()
                 .contains("no mobile, email or unique key"),
@@ -528,9 +503,9 @@ async fn an_email_only_event_finds_the_contact_added_first() {
         created(&s, "/contacts", &token, json!({"name": "Second", "email": "shared@shop.example", "mobile": "+14155552672"})).await;
         let url = mapped_connector(&s, &token, json!({"email": "{{ event.body.email }}", "channel": ch, "attributes": {"last_order": "{{ event.body.order }}"}})).await;
         let e = run_event(&s, &token, &url, json!({"email": "Shared@Shop.example", "order": "A-7"})).await;
-        let mapped = journal(&e, "@field_mapping");
+        let mapped = journal_step(&e, "@field_mapping");
         assert_eq!(mapped["output"]["id"], first["id"], "{db}: the contact added first wins");
-        assert_eq!(journal(&e, "seen")["output"]["value"], format!("{} +14155552671 ", first["id"].as_str().unwrap()), "{db}: its mobile is known");
+        assert_eq!(journal_step(&e, "seen")["output"]["value"], format!("{} +14155552671 ", first["id"].as_str().unwrap()), "{db}: its mobile is known");
         let c = s.get_json(&format!("/contacts/{}", first["id"].as_str().unwrap()), &token).await;
         assert_eq!(c["attributes"]["last_order"], "A-7", "{db}");
         s.stop().await;
@@ -564,7 +539,7 @@ async fn a_unique_key_finds_the_contact_before_mobile_or_email() {
             json!({"customer": {"id": 123, "email": "new@shop.example"}}),
         )
         .await;
-        assert_eq!(journal(&e, "@field_mapping")["output"]["id"], known["id"], "{db}");
+        assert_eq!(journal_step(&e, "@field_mapping")["output"]["id"], known["id"], "{db}");
         let c = s
             .get_json(&format!("/contacts/{}", known["id"].as_str().unwrap()), &token)
             .await;
@@ -579,7 +554,7 @@ async fn a_unique_key_finds_the_contact_before_mobile_or_email() {
             json!({"customer": {"id": 456, "email": "third@shop.example"}}),
         )
         .await;
-        let made = &journal(&fresh, "@field_mapping")["output"];
+        let made = &journal_step(&fresh, "@field_mapping")["output"];
         assert_eq!(
             (
                 made["created"].as_bool(),
@@ -621,14 +596,14 @@ async fn channel_and_owner_can_be_mapped_dynamically() {
         )
         .await;
         assert_eq!(e["status"], "succeeded", "{db}: {e}");
-        let out = &journal(&e, "@field_mapping")["output"];
+        let out = &journal_step(&e, "@field_mapping")["output"];
         assert_eq!(
             (out["channel"].as_str(), out["owner"]["id"].as_str()),
             (Some(support.as_str()), agent["id"].as_str()),
             "{db}"
         );
         assert!(
-            journal(&e, "seen")["output"]["value"]
+            journal_step(&e, "seen")["output"]["value"]
                 .as_str()
                 .unwrap()
                 .ends_with("agent@shop.example"),
@@ -643,7 +618,7 @@ async fn channel_and_owner_can_be_mapped_dynamically() {
         )
         .await;
         assert_eq!(unknown["status"], "failed", "{db}");
-        let error = journal(&unknown, "@field_mapping")["error"]
+        let error = journal_step(&unknown, "@field_mapping")["error"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -659,7 +634,7 @@ async fn channel_and_owner_can_be_mapped_dynamically() {
         )
         .await;
         assert!(
-            journal(&nobody, "@field_mapping")["error"]
+            journal_step(&nobody, "@field_mapping")["error"]
                 .as_str()
                 .unwrap()
                 .contains("no member with the email `ghost@shop.example`"),
@@ -682,8 +657,8 @@ async fn contact_actions_upsert_tag_and_assign() {
             {"id": "own", "type": "assign_owner", "owner": "{{ event.body.agent }}"}]}})).await;
         let e = run_event(&s, &token, c["url"].as_str().unwrap(), json!({"email": "lee@shop.example", "name": "Lee", "tier": "vip", "agent": "agent@shop.example"})).await;
         assert_eq!(e["status"], "succeeded", "{db}: {e}");
-        assert_eq!(journal(&e, "unlead")["output"]["tags"], json!(["vip", "web"]), "{db}");
-        let id = journal(&e, "who")["output"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(journal_step(&e, "unlead")["output"]["tags"], json!(["vip", "web"]), "{db}");
+        let id = journal_step(&e, "who")["output"]["id"].as_str().unwrap().to_owned();
         let contact = s.get_json(&format!("/contacts/{id}"), &token).await;
         assert_eq!((contact["name"].as_str(), &contact["tags"]), (Some("Lee"), &json!(["vip", "web"])), "{db}");
         assert!(contact["owner"].as_str().unwrap().starts_with("mem_"), "{db}");

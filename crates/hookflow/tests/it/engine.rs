@@ -4,36 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::utils::{eventually, on_every_database, TestServer};
-
-/// Waits until the event's execution is final; answers the event.
-async fn settled(s: &TestServer, token: &str, event_id: &str) -> Value {
-    eventually(20, || async {
-        let e = s.get_json(&format!("/events/{event_id}"), token).await;
-        ["succeeded", "failed", "filtered"]
-            .contains(&e["status"].as_str().unwrap())
-            .then_some(e)
-    })
-    .await
-}
-
-async fn post(s: &TestServer, url: &str, body: Value) -> String {
-    let r = s.client.post(url).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["event_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn step<'a>(e: &'a Value, key: &str) -> &'a Value {
-    e["execution"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap_or_else(|| panic!("no step {key} in {e}"))
-}
+use crate::utils::{eventually, journal_step, on_every_database, post_event, settled};
 
 const ORDER_FLOW: &str = r#"{"steps": [
   {"id": "paid", "type": "filter", "match": "all", "conditions": [
@@ -56,7 +27,7 @@ async fn filter_datetime_iterator_storage_runs_with_its_journal() {
 
         let order = json!({"order": {"id": 1001, "status": "paid", "created_at": "2026-11-22T04:30:00Z",
             "line_items": [{"sku": "A", "quantity": 2, "price": 9.5}, {"sku": "B", "quantity": 3, "price": 10}]}});
-        let first = settled(&s, &token, &post(&s, url, order.clone()).await).await;
+        let first = settled(&s, &token, &post_event(&s, url, order.clone()).await).await;
         assert_eq!(first["status"], "succeeded", "{db}: {first}");
         let exe = &first["execution"];
         assert_eq!(
@@ -75,25 +46,32 @@ async fn filter_datetime_iterator_storage_runs_with_its_journal() {
             ["paid", "when", "each", "each[0].line", "each[1].line", "orders"],
             "{db}: a parent before its nested steps"
         );
-        assert_eq!(step(&first, "paid")["output"], json!({"passed": true}));
-        assert_eq!(step(&first, "when")["output"]["value"], "22 Nov 2026 10:00", "{db}");
+        assert_eq!(journal_step(&first, "paid")["output"], json!({"passed": true}));
         assert_eq!(
-            step(&first, "each")["output"],
+            journal_step(&first, "when")["output"]["value"],
+            "22 Nov 2026 10:00",
+            "{db}"
+        );
+        assert_eq!(
+            journal_step(&first, "each")["output"],
             json!([{"line": {"value": 19}}, {"line": {"value": 30}}]),
             "{db}"
         );
-        assert_eq!(step(&first, "orders")["output"], json!({"value": 1}), "{db}");
+        assert_eq!(journal_step(&first, "orders")["output"], json!({"value": 1}), "{db}");
         assert_eq!(
-            step(&first, "when")["input"]["input"],
+            journal_step(&first, "when")["input"]["input"],
             "2026-11-22T04:30:00Z",
             "{db}: the rendered input is kept"
         );
-        assert!(step(&first, "when")["duration_ms"].is_i64() && step(&first, "when")["started_at"].is_string());
+        assert!(
+            journal_step(&first, "when")["duration_ms"].is_i64()
+                && journal_step(&first, "when")["started_at"].is_string()
+        );
 
-        let second = settled(&s, &token, &post(&s, url, order).await).await;
-        assert_eq!(step(&second, "orders")["output"], json!({"value": 2}), "{db}");
+        let second = settled(&s, &token, &post_event(&s, url, order).await).await;
+        assert_eq!(journal_step(&second, "orders")["output"], json!({"value": 2}), "{db}");
         let refunded = json!({"order": {"id": 1002, "status": "refunded"}});
-        let third = settled(&s, &token, &post(&s, url, refunded).await).await;
+        let third = settled(&s, &token, &post_event(&s, url, refunded).await).await;
         assert_eq!(third["status"], "filtered", "{db}");
         assert_eq!(
             third["execution"]["steps"].as_array().unwrap().len(),
@@ -136,7 +114,7 @@ async fn twenty_concurrent_increments_end_at_twenty() {
         let mut values = Vec::new();
         for id in ids {
             let e = settled(&s, &token, &id).await;
-            values.push(step(&e, "n")["output"]["value"].as_i64().unwrap());
+            values.push(journal_step(&e, "n")["output"]["value"].as_i64().unwrap());
         }
         values.sort_unstable();
         assert_eq!(
@@ -162,25 +140,25 @@ async fn a_delay_waits_then_resumes() {
             {"id": "after", "type": "storage", "operation": "increment", "key": "after"}]}}),
             )
             .await;
-        let id = post(&s, c["url"].as_str().unwrap(), json!({})).await;
+        let id = post_event(&s, c["url"].as_str().unwrap(), json!({})).await;
         let waiting = eventually(10, || async {
             let e = s.get_json(&format!("/events/{id}"), &token).await;
             (e["status"] == "waiting").then_some(e)
         })
         .await;
-        let wait = step(&waiting, "wait");
+        let wait = journal_step(&waiting, "wait");
         assert_eq!(wait["status"], "waiting", "{db}");
         let until = wait["output"]["until"].as_str().unwrap().to_owned();
         let done = settled(&s, &token, &id).await;
         assert_eq!(done["status"], "succeeded", "{db}");
-        let after = step(&done, "after");
+        let after = journal_step(&done, "after");
         assert!(
             after["started_at"].as_str().unwrap() >= until.as_str(),
             "{db}: ran before its time"
         );
         assert_eq!(
             (
-                step(&done, "before")["output"]["value"].as_i64(),
+                journal_step(&done, "before")["output"]["value"].as_i64(),
                 after["output"]["value"].as_i64()
             ),
             (Some(1), Some(1))
@@ -202,7 +180,7 @@ async fn replay_runs_a_logged_event_again() {
             )
             .await;
         let (cid, url) = (c["id"].as_str().unwrap(), c["url"].as_str().unwrap());
-        let id = post(&s, url, json!({"x": 1})).await;
+        let id = post_event(&s, url, json!({"x": 1})).await;
         let first = settled(&s, &token, &id).await;
         let doc = json!({"steps": [{"id": "n", "type": "storage", "operation": "increment", "key": "runs", "by": 10}]});
         assert_eq!(s.put_config(&token, cid, &doc).await.status(), 200);
@@ -221,7 +199,7 @@ async fn replay_runs_a_logged_event_again() {
             (e["execution_id"] == replay["execution_id"] && e["status"] == "succeeded").then_some(e)
         })
         .await;
-        assert_eq!(step(&again, "n")["output"]["value"], 11, "{db}");
+        assert_eq!(journal_step(&again, "n")["output"]["value"], 11, "{db}");
 
         let r = s
             .api(Method::POST, &format!("/events/{id}/replay?version=1"), &token)
@@ -251,7 +229,7 @@ async fn stats_match_a_mixed_batch() {
         let (cid, url) = (c["id"].as_str().unwrap(), c["url"].as_str().unwrap());
         let mut ids = Vec::new();
         for (kind, n) in [("ok", "1"), ("ok", "2"), ("skip", "3"), ("ok", "x"), ("skip", "4"), ("ok", "5"), ("ok", "y")] {
-            ids.push(post(&s, url, json!({"kind": kind, "n": n})).await);
+            ids.push(post_event(&s, url, json!({"kind": kind, "n": n})).await);
         }
         s.client.post(url).header("content-type", "application/json").body("{broken").send().await.unwrap();
         let mut seen = std::collections::BTreeMap::new();

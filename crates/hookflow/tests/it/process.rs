@@ -13,6 +13,17 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
 
+/// `hookflow workspace create` through the binary; answers its JSON.
+async fn cli_workspace(db: &TestDatabase) -> Value {
+    let out = Command::new(BIN)
+        .args(["workspace", "create", "acme", "--database", &db.url])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Starts `hookflow serve` on a free port; answers the child and its base URL.
 async fn serve(db: &TestDatabase) -> (Child, String) {
     serve_with(db, "warn", Stdio::inherit(), &[]).await
@@ -47,13 +58,7 @@ async fn serve_with(db: &TestDatabase, log: &str, stderr: Stdio, env: &[(&str, &
 #[tokio::test]
 async fn sigkill_after_acknowledged_ingests_loses_nothing() {
     for db in TestDatabase::all().await {
-        let out = Command::new(BIN)
-            .args(["workspace", "create", "acme", "--database", &db.url])
-            .output()
-            .await
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let created = cli_workspace(&db).await;
         let token = created["token"].as_str().unwrap().to_owned();
 
         let (mut child, base) = serve(&db).await;
@@ -162,15 +167,7 @@ async fn sigkill_after_acknowledged_ingests_loses_nothing() {
 #[tokio::test]
 async fn a_delay_survives_sigkill_and_restart() {
     for db in TestDatabase::all().await {
-        let out = Command::new(BIN)
-            .args(["workspace", "create", "acme", "--database", &db.url])
-            .output()
-            .await
-            .unwrap();
-        let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
         let (mut child, base) = serve(&db).await;
         let client = reqwest::Client::new();
         let api = |path: &str| format!("{base}/api/v1{path}");
@@ -288,15 +285,7 @@ async fn a_delay_survives_sigkill_and_restart() {
 #[tokio::test]
 async fn secrets_never_appear_in_responses_or_logs() {
     for db in TestDatabase::all().await {
-        let out = Command::new(BIN)
-            .args(["workspace", "create", "acme", "--database", &db.url])
-            .output()
-            .await
-            .unwrap();
-        let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
         let log_dir = tempfile::tempdir().unwrap();
         let log_path = log_dir.path().join("hookflow.log");
         let log_file = std::fs::File::create(&log_path).unwrap();
@@ -410,15 +399,7 @@ async fn secrets_never_appear_in_responses_or_logs() {
 #[tokio::test]
 async fn pending_deliveries_survive_sigkill() {
     for db in TestDatabase::all().await {
-        let out = Command::new(BIN)
-            .args(["workspace", "create", "acme", "--database", &db.url])
-            .output()
-            .await
-            .unwrap();
-        let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
         let env = [(
             "HOOKFLOW_DELIVERY_SCHEDULE",
             "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",

@@ -141,3 +141,40 @@ pub async fn eventually<T, Fut: Future<Output = Option<T>>>(secs: u64, mut f: im
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Posts `body` to a connector URL; answers the acknowledged event's id.
+pub async fn post_event(s: &TestServer, url: &str, body: Value) -> String {
+    let r = s.client.post(url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the event was not accepted");
+    r.json::<Value>().await.unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Waits until an event's execution has ended; answers the event with its journal.
+pub async fn settled(s: &TestServer, token: &str, event_id: &str) -> Value {
+    eventually(30, || async {
+        let e = s.get_json(&format!("/events/{event_id}"), token).await;
+        ["succeeded", "failed", "filtered"]
+            .contains(&e["status"].as_str().unwrap())
+            .then_some(e)
+    })
+    .await
+}
+
+/// Posts an event and waits for its execution to end.
+pub async fn run_event(s: &TestServer, token: &str, url: &str, body: Value) -> Value {
+    let id = post_event(s, url, body).await;
+    settled(s, token, &id).await
+}
+
+/// The journal entry of `key` in an event's latest execution.
+pub fn journal_step<'a>(e: &'a Value, key: &str) -> &'a Value {
+    e["execution"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .unwrap_or_else(|| panic!("no step {key} in {e}"))
+}
