@@ -63,14 +63,21 @@ pub struct DeliveryHandler {
     store: Arc<dyn Store>,
     client: Arc<Client>,
     settings: DeliverySettings,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl DeliveryHandler {
-    pub fn new(store: Arc<dyn Store>, client: Arc<Client>, settings: DeliverySettings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        client: Arc<Client>,
+        settings: DeliverySettings,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Self {
             store,
             client,
             settings,
+            metrics,
         }
     }
 
@@ -155,6 +162,11 @@ impl DeliveryHandler {
             Err(_) => (None, None, Value::Object(Map::new()), String::new()),
         };
         let outcome = hookflow_delivery::classify_delivery(result);
+        self.metrics.deliveries.inc(match &outcome {
+            Outcome::Success(_) => "success",
+            Outcome::Retry { .. } => "retry",
+            Outcome::GiveUp { .. } => "give_up",
+        });
         let attempt = DeliveryAttempt {
             attempt: attempt_no,
             at: now,

@@ -93,6 +93,7 @@ pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldErr
     obj.entry("field_mapping").or_insert(Value::Null);
     obj.entry("steps").or_insert_with(|| Value::Array(Vec::new()));
     check_response(obj.get("response"), &mut errors);
+    check_rate_limit(obj.get("rate_limit"), &mut errors);
     match obj.get("field_mapping") {
         Some(Value::Null | Value::Object(_)) | None => {}
         Some(_) => errors.push(FieldError::new("field_mapping", "must be an object or null")),
@@ -105,6 +106,29 @@ pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldErr
         Ok((document, structure.filter(|s| !s.is_null())))
     } else {
         Err(errors)
+    }
+}
+
+/// `rate_limit: {"requests": 10, "per": "1s"}`: at most `requests` events per `per`, per node.
+fn check_rate_limit(limit: Option<&Value>, errors: &mut Vec<FieldError>) {
+    let Some(limit) = limit.filter(|l| !l.is_null()) else {
+        return;
+    };
+    let requests = limit.get("requests").and_then(Value::as_f64);
+    if !requests.is_some_and(|r| (1.0..=1_000_000.0).contains(&r)) {
+        errors.push(FieldError::new(
+            "rate_limit.requests",
+            "must be a number of requests from 1 to 1000000",
+        ));
+    }
+    let per = limit.get("per").and_then(Value::as_str).unwrap_or("1s");
+    match hookflow_core::retry::parse_duration(per) {
+        Ok(d) if !d.is_zero() && d <= std::time::Duration::from_secs(86_400) => {}
+        Ok(_) => errors.push(FieldError::new(
+            "rate_limit.per",
+            "must be above zero and at most a day",
+        )),
+        Err(e) => errors.push(FieldError::new("rate_limit.per", e)),
     }
 }
 

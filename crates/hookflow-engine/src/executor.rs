@@ -80,15 +80,22 @@ pub struct ExecutionHandler {
     templates: Arc<Templates>,
     client: Arc<hookflow_delivery::Client>,
     cache: CompiledCache,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ExecutionHandler {
-    pub fn new(store: Arc<dyn Store>, templates: Arc<Templates>, client: Arc<hookflow_delivery::Client>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        templates: Arc<Templates>,
+        client: Arc<hookflow_delivery::Client>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Self {
             store,
             templates,
             client,
             cache: CompiledCache::default(),
+            metrics,
         }
     }
 
@@ -109,11 +116,10 @@ impl ExecutionHandler {
             });
         };
         let id_ref = &id;
-        let finish = |status, error: Option<String>| async move {
-            self.store
-                .finish_execution(id_ref, status, error.as_deref())
-                .await
-                .map(|()| JobOutcome::Done)
+        let finish = |status: EventStatus, error: Option<String>| async move {
+            self.store.finish_execution(id_ref, status, error.as_deref()).await?;
+            self.metrics.executions.inc(status.as_str());
+            Ok(JobOutcome::Done)
         };
         let Some(version) = self
             .store
@@ -167,6 +173,7 @@ impl ExecutionHandler {
         run.default_country = settings.and_then(|s| s.default_country);
         run.client = Some(self.client.clone());
         run.connector = Some(execution.connector_id.clone());
+        run.metrics = Some(self.metrics.clone());
         match run_all(&mut run, &compiled).await? {
             Flow::Continue => finish(EventStatus::Succeeded, None).await,
             Flow::Filtered => finish(EventStatus::Filtered, None).await,

@@ -16,6 +16,7 @@ pub mod deliveries;
 pub mod document;
 pub mod executor;
 pub mod ingest;
+pub mod metrics;
 pub mod outbound;
 pub mod run;
 pub mod steps;

@@ -78,6 +78,8 @@ pub struct Run<'a> {
     pub default_country: Option<String>,
     /// The connector of the event, for emitted events.
     pub connector: Option<hookflow_core::ConnectorId>,
+    /// Where outbound attempts are counted.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     /// Sends what actions send; live runs need one.
     pub client: Option<std::sync::Arc<hookflow_delivery::Client>>,
 }
@@ -112,6 +114,7 @@ impl<'a> Run<'a> {
             side_effects: Vec::new(),
             default_country: None,
             connector: None,
+            metrics: None,
             client: None,
         }
     }
@@ -650,6 +653,13 @@ impl<'a> Run<'a> {
                 (outcome, None, Some(latency), None)
             }
         };
+        if let Some(m) = &self.metrics {
+            m.outbound.inc(match &outcome {
+                hookflow_delivery::Outcome::Success(_) => "success",
+                hookflow_delivery::Outcome::Retry { .. } => "retry",
+                hookflow_delivery::Outcome::GiveUp { .. } => "give_up",
+            });
+        }
         rec.attempt_log.push(json!({
             "attempt": rec.attempts,
             "at": attempt_at.to_rfc3339(),

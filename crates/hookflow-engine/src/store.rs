@@ -484,6 +484,16 @@ pub enum DeliveryResult {
     },
 }
 
+/// Jobs of one kind in one state, for metrics.
+#[derive(Debug, Clone)]
+pub struct QueueStat {
+    pub kind: JobKind,
+    pub state: JobState,
+    pub count: i64,
+    /// The earliest `run_at` among them.
+    pub oldest_run_at: Option<Timestamp>,
+}
+
 /// Persistence and the durable job queue.
 ///
 /// Every call that takes a [`WorkspaceId`] sees only that workspace's rows:
@@ -699,6 +709,8 @@ pub trait Store: Send + Sync + 'static {
     /// Puts every job whose lease has expired back in the queue; answers how many.
     async fn reclaim_expired(&self) -> StoreResult<u64>;
     async fn get_job(&self, job: &JobId) -> StoreResult<Option<JobRow>>;
+    /// Counts of queued and running jobs by kind (done and dead jobs are not counted).
+    async fn queue_stats(&self) -> StoreResult<Vec<QueueStat>>;
     /// The job of an execution, if any.
     async fn job_for_target(&self, target_id: &str) -> StoreResult<Option<JobRow>>;
 

@@ -31,8 +31,71 @@ fn email_content_type(content_type: Option<&str>) -> Option<String> {
     }
 }
 
+/// Token buckets of connectors with a `rate_limit`, on this node.
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes a token for `connector`, or answers how many seconds until one is free.
+    pub fn take(&self, connector: &str, requests: f64, per: std::time::Duration) -> Result<(), u32> {
+        let rate = requests / per.as_secs_f64().max(0.001);
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().expect("lock poisoned");
+        let (tokens, last) = buckets.entry(connector.to_owned()).or_insert((requests, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(requests);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u32)
+        }
+    }
+}
+
+/// The document's `rate_limit`: `{"requests": 10, "per": "1s"}`.
+fn rate_limit(doc: &Value) -> Option<(f64, std::time::Duration)> {
+    let limit = doc.get("rate_limit")?;
+    let requests = limit.get("requests")?.as_f64()?;
+    let per = hookflow_core::retry::parse_duration(limit.get("per").and_then(Value::as_str).unwrap_or("1s")).ok()?;
+    Some((requests, per))
+}
+
+/// Receives, and counts what became of the request and how long it took.
 pub async fn receive(
     State(state): State<AppState>,
+    method: Method,
+    path: Path<HookPath>,
+    query: RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let started = std::time::Instant::now();
+    let metrics = state.metrics.clone();
+    let result = receive_inner(state, method, path, query, headers, body).await;
+    let outcome = match &result {
+        Ok(r) if r.extensions().get::<Rejected>().is_some() => "rejected",
+        Ok(_) => "accepted",
+        Err(AppError::PayloadTooLarge { .. }) => "too_large",
+        Err(AppError::NotFound(_)) => "not_found",
+        Err(AppError::TooManyRequests { .. }) => "rate_limited",
+        Err(AppError::Unavailable { .. }) => "unavailable",
+        Err(AppError::BadRequest { .. }) => "rejected",
+        Err(_) => "other",
+    };
+    metrics.ingest.inc(outcome);
+    metrics.observe_ingest(started.elapsed());
+    result
+}
+
+/// Marks an answer to a request that was logged as rejected.
+#[derive(Clone)]
+struct Rejected;
+
+async fn receive_inner(
+    state: AppState,
     method: Method,
     Path(path): Path<HookPath>,
     RawQuery(query): RawQuery,
@@ -58,6 +121,17 @@ pub async fn receive(
             detail: "this connector is turned off".into(),
             retry_after: 60,
         });
+    }
+    if let Some((requests, per)) = rate_limit(&target.document) {
+        if let Err(retry_after) = state.limiter.take(target.connector_id.as_str(), requests, per) {
+            return Err(AppError::TooManyRequests {
+                detail: format!(
+                    "this connector takes at most {requests} requests per {}s",
+                    per.as_secs_f64()
+                ),
+                retry_after,
+            });
+        }
     }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
@@ -141,6 +215,12 @@ pub async fn receive(
 
 /// 400 with the parse error; the request is logged as `rejected`.
 fn rejected(id: &EventId, detail: String) -> Response {
+    let mut response = rejected_body(id, detail);
+    response.extensions_mut().insert(Rejected);
+    response
+}
+
+fn rejected_body(id: &EventId, detail: String) -> Response {
     let body = json!({
         "type": "/docs/problems#invalid-body",
         "title": "Bad Request",

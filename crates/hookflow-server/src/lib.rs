@@ -41,6 +41,10 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
     /// How long a rotated-out subscription secret keeps signing.
     pub rotation_overlap: std::time::Duration,
+    /// Counters shown at `/metrics`.
+    pub metrics: Arc<hookflow_engine::metrics::Metrics>,
+    /// Per-connector rate limits of this node.
+    pub limiter: Arc<ingest::RateLimiter>,
 }
 
 /// The whole HTTP application.
@@ -60,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(error::log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -70,6 +75,53 @@ pub fn app(state: AppState) -> Router {
                 .map_or("unmatched", MatchedPath::as_str);
             tracing::info_span!("request", method = %req.method(), route = %route)
         }))
+        .with_state(state)
+}
+
+/// Prometheus metrics: this node's counters, and the queue as the database holds it.
+async fn metrics(
+    State(state): State<AppState>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), error::AppError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    state.metrics.render(&mut out);
+    let stats = state.store.queue_stats().await?;
+    let now = hookflow_core::Timestamp::now();
+    let _ = writeln!(
+        out,
+        "# HELP hookflow_jobs Jobs in the queue, by kind and state.\n# TYPE hookflow_jobs gauge"
+    );
+    for kind in hookflow_core::JobKind::ALL {
+        for st in [hookflow_core::JobState::Queued, hookflow_core::JobState::Running] {
+            let n = stats
+                .iter()
+                .find(|s| s.kind == *kind && s.state == st)
+                .map_or(0, |s| s.count);
+            let _ = writeln!(out, "hookflow_jobs{{kind=\"{kind}\",state=\"{st}\"}} {n}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hookflow_oldest_due_job_age_seconds How long the oldest due, unclaimed job has waited.\n# TYPE hookflow_oldest_due_job_age_seconds gauge"
+    );
+    for kind in hookflow_core::JobKind::ALL {
+        let oldest = stats
+            .iter()
+            .find(|s| s.kind == *kind && s.state == hookflow_core::JobState::Queued)
+            .and_then(|s| s.oldest_run_at);
+        let age = oldest.map_or(0.0, |t| ((now.as_millis() - t.as_millis()).max(0)) as f64 / 1000.0);
+        let _ = writeln!(out, "hookflow_oldest_due_job_age_seconds{{kind=\"{kind}\"}} {age}");
+    }
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+/// What a worker-only node serves: health, readiness and metrics.
+pub fn ops_app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(error::fallback)
         .with_state(state)
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use hookflow_core::{JobId, JobKind, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::{Job, JobRow, StoreResult};
+use hookflow_engine::StoreError;
 use sqlx::{Any, Transaction};
 
 use crate::rows::{self, JOB_COLUMNS};
@@ -187,6 +188,31 @@ impl SqlStore {
         .await
         .map_err(db_error)?;
         Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn stats_of_queue(&self) -> StoreResult<Vec<hookflow_engine::store::QueueStat>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs WHERE state IN ('queued', 'running') \
+             GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let parse = |c: &str| -> StoreResult<String> { col(r, c) };
+                Ok(hookflow_engine::store::QueueStat {
+                    kind: parse("kind")?
+                        .parse()
+                        .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
+                    state: parse("state")?
+                        .parse()
+                        .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
+                    count: col(r, "n")?,
+                    oldest_run_at: col::<Option<i64>>(r, "oldest")?.map(Timestamp::from_millis),
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn job_where(&self, column: &str, value: &str) -> StoreResult<Option<JobRow>> {

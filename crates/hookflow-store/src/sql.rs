@@ -875,6 +875,10 @@ impl Store for SqlStore {
         self.job_where("id", job.as_str()).await
     }
 
+    async fn queue_stats(&self) -> StoreResult<Vec<hookflow_engine::store::QueueStat>> {
+        self.stats_of_queue().await
+    }
+
     async fn job_for_target(&self, target: &str) -> StoreResult<Option<JobRow>> {
         self.job_where("target_id", target).await
     }

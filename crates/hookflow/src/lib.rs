@@ -23,6 +23,29 @@ use hookflow_store::{Backend, SqlStore, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+/// What a node does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Ingest, API and workers.
+    All,
+    /// Ingest and API; no workers.
+    Ingest,
+    /// Workers; HTTP only for health, readiness and metrics.
+    Worker,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Self::All),
+            "ingest" => Ok(Self::Ingest),
+            "worker" => Ok(Self::Worker),
+            other => Err(format!("`{other}` is not a role; expected all, ingest or worker")),
+        }
+    }
+}
+
 /// Checked settings of `hookflow serve`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,6 +63,7 @@ pub struct Config {
     pub delivery: hookflow_engine::deliveries::DeliverySettings,
     /// Deliveries sent at once on this node.
     pub delivery_workers: usize,
+    pub role: Role,
 }
 
 impl Config {
@@ -53,6 +77,7 @@ impl Config {
             allow_networks: hookflow_delivery::Guard::new(Vec::new()),
             delivery: hookflow_engine::deliveries::DeliverySettings::default(),
             delivery_workers: 16,
+            role: Role::All,
         }
     }
 }
@@ -133,6 +158,7 @@ pub async fn run(
     let dyn_store: Arc<dyn Store> = store.clone();
     let ingest = IngestQueue::start(dyn_store.clone(), store.ingest_in_flight(), wake.clone());
     let templates = Arc::new(hookflow_expr::Templates::new());
+    let metrics = Arc::new(hookflow_engine::metrics::Metrics::default());
     let state = AppState {
         store: dyn_store.clone(),
         ingest,
@@ -143,67 +169,67 @@ pub async fn run(
         }),
         wake: wake.clone(),
         rotation_overlap: config.delivery.rotation_overlap,
+        metrics: metrics.clone(),
+        limiter: Arc::default(),
     };
-
-    let client = Arc::new(hookflow_delivery::Client::new(
-        config.allow_networks.clone(),
-        concat!("hookflow/", env!("CARGO_PKG_VERSION")),
-    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker_config = WorkerConfig {
-        concurrency: config.workers,
-        grace: config.grace,
-        ..WorkerConfig::default()
-    };
-    let worker_stop = {
+    let stopped = || {
         let mut rx = stop_rx.clone();
         async move {
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
-    let workers = tokio::spawn(worker::run(
-        dyn_store.clone(),
-        Arc::new(ExecutionHandler::new(dyn_store.clone(), templates, client.clone())),
-        worker_config.clone(),
-        wake.clone(),
-        worker_stop,
-    ));
-    // Deliveries have workers of their own: a slow subscriber never holds up executions.
-    let delivery_stop = {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-    let delivery_workers = tokio::spawn(worker::run(
-        dyn_store.clone(),
-        Arc::new(DeliveryHandler::new(dyn_store.clone(), client, config.delivery.clone())),
-        WorkerConfig {
-            concurrency: config.delivery_workers,
-            ..worker_config
-        },
-        wake,
-        delivery_stop,
-    ));
 
-    tracing::info!(%address, database = %describe(&config.backend), "Listening.");
+    let mut workers = Vec::new();
+    if config.role != Role::Ingest {
+        let client = Arc::new(hookflow_delivery::Client::new(
+            config.allow_networks.clone(),
+            concat!("hookflow/", env!("CARGO_PKG_VERSION")),
+        ));
+        let worker_config = WorkerConfig {
+            concurrency: config.workers,
+            grace: config.grace,
+            ..WorkerConfig::default()
+        };
+        let executions = ExecutionHandler::new(dyn_store.clone(), templates, client.clone(), metrics.clone());
+        workers.push(tokio::spawn(worker::run(
+            dyn_store.clone(),
+            Arc::new(executions),
+            worker_config.clone(),
+            wake.clone(),
+            stopped(),
+        )));
+        // Deliveries have workers of their own: a slow subscriber never holds up executions.
+        let deliveries = DeliveryHandler::new(dyn_store.clone(), client, config.delivery.clone(), metrics);
+        workers.push(tokio::spawn(worker::run(
+            dyn_store.clone(),
+            Arc::new(deliveries),
+            WorkerConfig {
+                concurrency: config.delivery_workers,
+                ..worker_config
+            },
+            wake,
+            stopped(),
+        )));
+    }
+
+    tracing::info!(%address, database = %describe(&config.backend), role = ?config.role, "Listening.");
     println!("hookflow listening on http://{address} (connector URLs start with {public_url}/hooks/)");
-    let http_stop = {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    axum::serve(listener, hookflow_server::app(state))
-        .with_graceful_shutdown(http_stop)
+    let app = match config.role {
+        Role::Worker => hookflow_server::ops_app(state),
+        Role::All | Role::Ingest => hookflow_server::app(state),
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stopped())
         .await
         .context("the HTTP server failed")?;
-    workers.await.context("the workers panicked")?;
-    delivery_workers.await.context("the delivery workers panicked")?;
+    for w in workers {
+        w.await.context("the workers panicked")?;
+    }
     store.close().await;
     tracing::info!("Stopped.");
     Ok(())

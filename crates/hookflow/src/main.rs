@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: ingest, management API and workers.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage workspaces.
     Workspace {
         #[command(subcommand)]
@@ -75,6 +75,10 @@ struct ServeArgs {
     /// A subscription whose deliveries all failed for this long is disabled.
     #[arg(long, env = "HOOKFLOW_DELIVERY_DISABLE_AFTER", default_value = "5d")]
     delivery_disable_after: String,
+    /// What this node does: `all` (ingest, API and workers), `ingest` (no workers) or `worker`
+    /// (workers; HTTP only for /healthz, /readyz and /metrics).
+    #[arg(long, env = "HOOKFLOW_ROLE", default_value = "all")]
+    role: String,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKFLOW_LOG_JSON")]
     log_json: bool,
@@ -131,6 +135,7 @@ impl ServeArgs {
             allow_networks,
             delivery,
             delivery_workers: self.workers,
+            role: self.role.parse().map_err(anyhow::Error::msg).context("bad --role")?,
         })
     }
 }
@@ -162,7 +167,7 @@ async fn workspace_create(name: &str, db: &DatabaseArg) -> anyhow::Result<()> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Workspace {
             command: WorkspaceCommand::Create { name, db },
         } => workspace_create(&name, &db).await,

@@ -11,6 +11,7 @@ mod engine;
 mod ingest;
 mod isolation;
 mod openapi;
+mod ops;
 mod peer;
 mod process;
 mod steps;

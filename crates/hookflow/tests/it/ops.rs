@@ -1,0 +1,158 @@
+//! Operating hookflow: roles, metrics, the queue and rate limits.
+
+use std::sync::Arc;
+
+use hookflow::Role;
+use hookflow_test_support::TestDatabase;
+use serde_json::json;
+
+use crate::utils::{eventually, on_every_database, post_event, problem, TestServer};
+
+fn metric(text: &str, line_start: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn metrics(s: &TestServer) -> String {
+    let r = s.client.get(format!("{}/metrics", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_rate_limited_connector_answers_429_with_retry_after() {
+    on_every_database(|s, db| async move {
+        let token = s.workspace("shop").await;
+        let c = s
+            .create_connector(
+                &token,
+                json!({"name": "Limited", "config": {"rate_limit": {"requests": 2, "per": "10s"}, "steps": []}}),
+            )
+            .await;
+        let url = c["url"].as_str().unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                s.client.post(url).json(&json!({})).send().await.unwrap().status(),
+                200,
+                "{db}"
+            );
+        }
+        let r = s.client.post(url).json(&json!({})).send().await.unwrap();
+        let retry_after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=10).contains(&retry_after), "{db}: Retry-After {retry_after}");
+        let body = problem(r, 429).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("at most 2 requests"),
+            "{db}: {body}"
+        );
+        let text = metrics(&s).await;
+        assert_eq!(
+            metric(&text, "hookflow_ingest_requests_total{outcome=\"rate_limited\"}"),
+            Some(1.0),
+            "{db}"
+        );
+        let id = c["id"].as_str().unwrap();
+        let bad = problem(
+            s.put_config(&token, id, &json!({"rate_limit": {"requests": 0, "per": "forever"}}))
+                .await,
+            400,
+        )
+        .await;
+        let paths: Vec<&str> = bad["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(paths, ["rate_limit.requests", "rate_limit.per"], "{db}");
+        s.stop().await;
+    })
+    .await;
+}
+
+/// With only an ingest node, events queue up (and the metric shows it);
+/// a worker node on the same database drains them.
+#[tokio::test]
+async fn the_queue_grows_without_workers_and_drains_with_them() {
+    for db in TestDatabase::all().await {
+        let label = db.label;
+        let db = Arc::new(db);
+        let ingest = TestServer::start_with(db.clone(), |c| c.role = Role::Ingest).await;
+        let token = ingest.workspace("shop").await;
+        let c = ingest.create_connector(&token, json!({"name": "Queue"})).await;
+        let url = c["url"].as_str().unwrap();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            ids.push(post_event(&ingest, url, json!({"i": i})).await);
+        }
+        ingest
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body("{oops")
+            .send()
+            .await
+            .unwrap();
+        let text = metrics(&ingest).await;
+        assert_eq!(
+            metric(&text, "hookflow_ingest_requests_total{outcome=\"accepted\"}"),
+            Some(5.0),
+            "{label}"
+        );
+        assert_eq!(
+            metric(&text, "hookflow_ingest_requests_total{outcome=\"rejected\"}"),
+            Some(1.0),
+            "{label}"
+        );
+        assert_eq!(
+            metric(&text, "hookflow_jobs{kind=\"execution\",state=\"queued\"}"),
+            Some(5.0),
+            "{label}: {text}"
+        );
+        assert!(
+            metric(&text, "hookflow_oldest_due_job_age_seconds{kind=\"execution\"}").unwrap() >= 0.0,
+            "{label}"
+        );
+        assert!(
+            metric(&text, "hookflow_ingest_duration_seconds_count").unwrap() >= 6.0,
+            "{label}"
+        );
+
+        let worker = TestServer::start_with(db.clone(), |c| c.role = Role::Worker).await;
+        // A worker node takes no events.
+        assert_eq!(
+            worker
+                .client
+                .post(url.replace(&ingest.url, &worker.url))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404,
+            "{label}"
+        );
+        eventually(20, || async {
+            let text = metrics(&ingest).await;
+            let queued = metric(&text, "hookflow_jobs{kind=\"execution\",state=\"queued\"}");
+            let running = metric(&text, "hookflow_jobs{kind=\"execution\",state=\"running\"}");
+            (queued == Some(0.0) && running == Some(0.0)).then_some(())
+        })
+        .await;
+        for id in &ids {
+            let e = ingest.get_json(&format!("/events/{id}"), &token).await;
+            assert_eq!(e["status"], "succeeded", "{label}");
+        }
+        let text = metrics(&worker).await;
+        assert_eq!(
+            metric(&text, "hookflow_executions_finished_total{status=\"succeeded\"}"),
+            Some(5.0),
+            "{label}"
+        );
+        worker.stop().await;
+        ingest.stop().await;
+    }
+}
