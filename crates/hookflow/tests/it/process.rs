@@ -281,7 +281,21 @@ async fn a_delay_survives_sigkill_and_restart() {
     }
 }
 
-/// Channel credentials and action tokens appear in no API response and no log line.
+async fn post_json(client: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> Value {
+    client
+        .post(format!("{base}/api/v1{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Channel credentials, action tokens and subscription secrets appear in no
+/// API response (after the one creating them) and no log line.
 #[tokio::test]
 async fn secrets_never_appear_in_responses_or_logs() {
     for db in TestDatabase::all().await {
@@ -339,6 +353,18 @@ async fn secrets_never_appear_in_responses_or_logs() {
             {"id": "crm", "type": "http_request", "url": format!("{}/x", crm.base), "auth": {"type": "bearer", "token": secrets[3]}},
             {"id": "hi", "type": "send_message", "channel": ch, "to": "+14155552671", "text": "hi"}]}}))).await;
         let c: Value = serde_json::from_str(&c).unwrap();
+        // A subscription's secret is shown once, in the answer that creates it, and never again.
+        let mut hooks = crate::peer::Peer::start(crate::peer::Reply::status(200)).await;
+        let sub: Value = post_json(
+            &client,
+            &base,
+            &token,
+            "/subscriptions",
+            json!({"url": hooks.base, "event_types": ["execution.*"]}),
+        )
+        .await;
+        let sub_secret = sub["secret"].as_str().unwrap().to_owned();
+        assert!(sub_secret.starts_with("whsec_"));
         let r: Value = client
             .post(c["url"].as_str().unwrap())
             .json(&json!({}))
@@ -350,6 +376,7 @@ async fn secrets_never_appear_in_responses_or_logs() {
             .unwrap();
         let event = r["event_id"].as_str().unwrap().to_owned();
         let sent = crm.next(10).await;
+        hooks.next(10).await;
         assert_eq!(
             sent.header("authorization"),
             Some(format!("Bearer {}", secrets[3]).as_str()),
@@ -383,7 +410,7 @@ async fn secrets_never_appear_in_responses_or_logs() {
             "{}: the debug log is too thin to prove anything:\n{log}",
             db.label
         );
-        for secret in secrets {
+        for secret in secrets.iter().copied().chain([sub_secret.as_str()]) {
             assert!(
                 !responses.contains(secret),
                 "{}: {secret} appeared in an API response",

@@ -504,3 +504,66 @@ async fn the_standardwebhooks_library_verifies_deliveries() {
     assert!(report.contains("3 signatures verified"), "{report}");
     s.stop().await;
 }
+
+/// A subscription whose deliveries keep failing past the configured time is
+/// disabled, and the others hear of it.
+#[tokio::test]
+async fn a_subscription_failing_too_long_is_disabled() {
+    for db in TestDatabase::all().await {
+        let label = db.label;
+        let schedule: Vec<Duration> = vec![Duration::from_millis(300); 8];
+        let s = TestServer::start_with(Arc::new(db), |c| {
+            c.delivery.schedule = schedule;
+            c.delivery.disable_after = Duration::from_millis(800);
+        })
+        .await;
+        let token = s.workspace("shop").await;
+        let failing = Peer::start(Reply::status(500)).await;
+        let mut watcher = Peer::start(Reply::status(200)).await;
+        let sub = subscribe(
+            &s,
+            &token,
+            json!({"url": failing.base, "event_types": ["event.received"]}),
+        )
+        .await;
+        subscribe(
+            &s,
+            &token,
+            json!({"url": watcher.base, "event_types": ["subscription.disabled"]}),
+        )
+        .await;
+        let c = s.create_connector(&token, json!({"name": "In"})).await;
+        ingest(&s, c["url"].as_str().unwrap(), json!({})).await;
+        let told = watcher.next(15).await.json();
+        assert_eq!(told["data"]["subscription_id"], sub["id"], "{label}");
+        assert!(
+            told["data"]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("every delivery failed for"),
+            "{label}: {told}"
+        );
+        let now = s
+            .get_json(&format!("/subscriptions/{}", sub["id"].as_str().unwrap()), &token)
+            .await;
+        assert_eq!(now["enabled"], false, "{label}");
+        // Turning it on again clears the reason.
+        let r = s
+            .api(
+                Method::PATCH,
+                &format!("/subscriptions/{}", sub["id"].as_str().unwrap()),
+                &token,
+            )
+            .json(&json!({"enabled": true}))
+            .send()
+            .await
+            .unwrap();
+        let back: Value = r.json().await.unwrap();
+        assert_eq!(
+            (back["enabled"].as_bool(), &back["disabled_reason"]),
+            (Some(true), &Value::Null),
+            "{label}"
+        );
+        s.stop().await;
+    }
+}
