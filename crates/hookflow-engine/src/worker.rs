@@ -144,7 +144,11 @@ pub async fn run(
 }
 
 async fn run_one(store: &dyn Store, handler: &dyn JobHandler, job: &Job, worker: &str) {
-    let outcome = handler.run(job).await;
+    use tracing::Instrument;
+    // Every line logged while the job runs names it and what it runs (an execution or a delivery).
+    let span =
+        tracing::info_span!("job", job_id = %job.id, kind = %job.kind, target = %job.target_id, attempt = job.attempts);
+    let outcome = handler.run(job).instrument(span).await;
     let result = match &outcome {
         JobOutcome::Done => store.complete_job(&job.id, worker).await,
         JobOutcome::Retry { at, reason } => store.retry_job(&job.id, worker, *at, reason).await,

@@ -73,8 +73,14 @@ pub fn app(state: AppState) -> Router {
                 .extensions()
                 .get::<MatchedPath>()
                 .map_or("unmatched", MatchedPath::as_str);
-            tracing::info_span!("request", method = %req.method(), route = %route)
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
         }))
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
 
@@ -113,6 +119,25 @@ async fn metrics(
         let _ = writeln!(out, "hookflow_oldest_due_job_age_seconds{{kind=\"{kind}\"}} {age}");
     }
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request an id (or keeps a sane one the client sent), logged
+/// with every line of the request and answered in `x-request-id`.
+async fn request_id(mut req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| format!("req_{}", hookflow_core::id::new_id_body()));
+    let value = axum::http::HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    req.headers_mut().insert(REQUEST_ID, value.clone());
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(REQUEST_ID, value);
+    response
 }
 
 /// What a worker-only node serves: health, readiness and metrics.

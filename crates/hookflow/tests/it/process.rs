@@ -482,3 +482,68 @@ async fn pending_deliveries_survive_sigkill() {
         child.wait().await.unwrap();
     }
 }
+
+/// JSON logs name the request id on a request's lines and the execution on a job's lines.
+#[tokio::test]
+async fn json_logs_carry_request_and_execution_ids() {
+    let db = TestDatabase::sqlite();
+    let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("hookflow.log");
+    let log = Stdio::from(std::fs::File::create(&log_path).unwrap());
+    let (mut child, base) = serve_with(&db, "debug", log, &[("HOOKFLOW_LOG_JSON", "true")]).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{base}/api/v1/workspace"))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-from-client-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "req-from-client-42");
+    let r = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert!(
+        r.headers()["x-request-id"].to_str().unwrap().starts_with("req_"),
+        "an id is made when none is sent"
+    );
+    let c = post_json(&client, &base, &token, "/connectors", json!({"name": "Logged"})).await;
+    let event: Value = client
+        .post(c["url"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event_id = event["event_id"].as_str().unwrap();
+    let execution = loop {
+        let e: Value = client
+            .get(format!("{base}/api/v1/events/{event_id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if e["status"] == "succeeded" {
+            break e["execution_id"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(
+        lines.len() > 5 && lines.len() == text.lines().count(),
+        "every log line is JSON"
+    );
+    let with = |needle: &str| lines.iter().filter(|l| l.to_string().contains(needle)).count();
+    assert!(with("req-from-client-42") > 0, "no log line names the request id");
+    assert!(
+        with(&format!("\"target\":\"{execution}\"")) > 0,
+        "no log line names the execution {execution}"
+    );
+}
