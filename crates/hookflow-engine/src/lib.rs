@@ -18,6 +18,7 @@ pub mod executor;
 pub mod ingest;
 pub mod metrics;
 pub mod outbound;
+pub mod retention;
 pub mod run;
 pub mod steps;
 pub mod store;

@@ -709,6 +709,11 @@ pub trait Store: Send + Sync + 'static {
     /// Puts every job whose lease has expired back in the queue; answers how many.
     async fn reclaim_expired(&self) -> StoreResult<u64>;
     async fn get_job(&self, job: &JobId) -> StoreResult<Option<JobRow>>;
+    /// Deletes up to `batch` finished events received before `before` (with their
+    /// executions, journals and settled jobs) and up to `batch` settled
+    /// deliveries created before it (with their attempts); answers how many
+    /// rows of events and deliveries went. Stats are counters and stay.
+    async fn prune(&self, before: Timestamp, batch: u32) -> StoreResult<u64>;
     /// Counts of queued and running jobs by kind (done and dead jobs are not counted).
     async fn queue_stats(&self) -> StoreResult<Vec<QueueStat>>;
     /// The job of an execution, if any.

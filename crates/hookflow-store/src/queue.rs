@@ -215,6 +215,73 @@ impl SqlStore {
             .collect()
     }
 
+    pub(crate) async fn prune_older(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let events: Vec<String> = sqlx::query(
+            "SELECT id FROM events WHERE received_at < $1 AND status IN ('succeeded', 'failed', 'filtered', 'rejected') \
+             ORDER BY received_at LIMIT $2",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(batch))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| col(r, "id"))
+        .collect::<StoreResult<_>>()?;
+        let deliveries: Vec<String> = sqlx::query(
+            "SELECT id FROM deliveries WHERE created_at < $1 AND status IN ('delivered', 'failed') ORDER BY created_at LIMIT $2",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(batch))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| col(r, "id"))
+        .collect::<StoreResult<_>>()?;
+        if !events.is_empty() {
+            let list = placeholders(1, events.len());
+            for sql in [
+                format!("DELETE FROM execution_steps WHERE execution_id IN (SELECT id FROM executions WHERE event_id IN ({list}))"),
+                format!(
+                    "DELETE FROM jobs WHERE state IN ('done', 'dead') AND target_id IN (SELECT id FROM executions WHERE event_id IN ({list}))"
+                ),
+                format!("DELETE FROM executions WHERE event_id IN ({list})"),
+                format!("DELETE FROM events WHERE id IN ({list})"),
+            ] {
+                let mut q = sqlx::query(&sql);
+                for id in &events {
+                    q = q.bind(id.as_str());
+                }
+                q.execute(&mut *tx).await.map_err(db_error)?;
+            }
+        }
+        if !deliveries.is_empty() {
+            let list = placeholders(1, deliveries.len());
+            for sql in [
+                format!("DELETE FROM delivery_attempts WHERE delivery_id IN ({list})"),
+                format!("DELETE FROM jobs WHERE state IN ('done', 'dead') AND target_id IN ({list})"),
+                format!("DELETE FROM deliveries WHERE id IN ({list})"),
+            ] {
+                let mut q = sqlx::query(&sql);
+                for id in &deliveries {
+                    q = q.bind(id.as_str());
+                }
+                q.execute(&mut *tx).await.map_err(db_error)?;
+            }
+            sqlx::query(
+                "DELETE FROM messages WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id)",
+            )
+            .bind(before.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok((events.len() + deliveries.len()) as u64)
+    }
+
     pub(crate) async fn job_where(&self, column: &str, value: &str) -> StoreResult<Option<JobRow>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
         let row = sqlx::query(&sql)

@@ -875,6 +875,10 @@ impl Store for SqlStore {
         self.job_where("id", job.as_str()).await
     }
 
+    async fn prune(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
+        self.prune_older(before, batch).await
+    }
+
     async fn queue_stats(&self) -> StoreResult<Vec<hookflow_engine::store::QueueStat>> {
         self.stats_of_queue().await
     }

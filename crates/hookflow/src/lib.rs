@@ -64,6 +64,10 @@ pub struct Config {
     /// Deliveries sent at once on this node.
     pub delivery_workers: usize,
     pub role: Role,
+    /// Events, journals and deliveries older than this are pruned; `None` keeps everything.
+    pub retention: Option<Duration>,
+    /// How often pruning looks for old data.
+    pub retention_every: Duration,
 }
 
 impl Config {
@@ -78,6 +82,8 @@ impl Config {
             delivery: hookflow_engine::deliveries::DeliverySettings::default(),
             delivery_workers: 16,
             role: Role::All,
+            retention: Some(Duration::from_secs(30 * 86_400)),
+            retention_every: Duration::from_secs(60),
         }
     }
 }
@@ -199,6 +205,10 @@ pub async fn run(
             wake.clone(),
             stopped(),
         )));
+        if let Some(keep) = config.retention {
+            let retention = hookflow_engine::retention::run(dyn_store.clone(), keep, config.retention_every, stopped());
+            workers.push(tokio::spawn(retention));
+        }
         // Deliveries have workers of their own: a slow subscriber never holds up executions.
         let deliveries = DeliveryHandler::new(dyn_store.clone(), client, config.delivery.clone(), metrics);
         workers.push(tokio::spawn(worker::run(

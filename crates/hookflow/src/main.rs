@@ -75,6 +75,9 @@ struct ServeArgs {
     /// A subscription whose deliveries all failed for this long is disabled.
     #[arg(long, env = "HOOKFLOW_DELIVERY_DISABLE_AFTER", default_value = "5d")]
     delivery_disable_after: String,
+    /// How long events, journals and deliveries are kept (`30d`), or `off`.
+    #[arg(long, env = "HOOKFLOW_RETENTION", default_value = "30d")]
+    retention: String,
     /// What this node does: `all` (ingest, API and workers), `ingest` (no workers) or `worker`
     /// (workers; HTTP only for /healthz, /readyz and /metrics).
     #[arg(long, env = "HOOKFLOW_ROLE", default_value = "all")]
@@ -136,6 +139,11 @@ impl ServeArgs {
             delivery,
             delivery_workers: self.workers,
             role: self.role.parse().map_err(anyhow::Error::msg).context("bad --role")?,
+            retention: match self.retention.as_str() {
+                "off" | "never" => None,
+                text => Some(duration("retention", text)?),
+            },
+            retention_every: Duration::from_secs(60),
         })
     }
 }

@@ -156,3 +156,55 @@ async fn the_queue_grows_without_workers_and_drains_with_them() {
         ingest.stop().await;
     }
 }
+
+/// Old finished events are pruned in the background; unfinished ones and the stats stay.
+#[tokio::test]
+async fn old_data_is_pruned_but_unfinished_work_and_stats_stay() {
+    for db in TestDatabase::all().await {
+        let label = db.label;
+        let s = TestServer::start_with(Arc::new(db), |c| {
+            c.retention = Some(std::time::Duration::from_secs(1));
+            c.retention_every = std::time::Duration::from_millis(200);
+        })
+        .await;
+        let token = s.workspace("shop").await;
+        let done = s.create_connector(&token, json!({"name": "Done"})).await;
+        let later = s
+            .create_connector(
+                &token,
+                json!({"name": "Later", "config": {"steps": [{"id": "wait", "type": "delay", "for": "1h"}]}}),
+            )
+            .await;
+        let finished: Vec<String> =
+            futures::future::join_all((0..3).map(|i| post_event(&s, done["url"].as_str().unwrap(), json!({"i": i}))))
+                .await;
+        let waiting = post_event(&s, later["url"].as_str().unwrap(), json!({})).await;
+        eventually(20, || async {
+            let mut gone = 0;
+            for id in &finished {
+                let r = s
+                    .api(reqwest::Method::GET, &format!("/events/{id}"), &token)
+                    .send()
+                    .await
+                    .unwrap();
+                gone += usize::from(r.status() == 404);
+            }
+            (gone == finished.len()).then_some(())
+        })
+        .await;
+        let e = s.get_json(&format!("/events/{waiting}"), &token).await;
+        assert_eq!(e["status"], "waiting", "{label}: an unfinished execution was pruned");
+        let stats = s
+            .get_json(&format!("/connectors/{}/stats", done["id"].as_str().unwrap()), &token)
+            .await;
+        assert_eq!(
+            (
+                stats["lifetime"]["received"].as_i64(),
+                stats["lifetime"]["succeeded"].as_i64()
+            ),
+            (Some(3), Some(3)),
+            "{label}"
+        );
+        s.stop().await;
+    }
+}
