@@ -64,6 +64,22 @@ pub(crate) async fn insert_job_in_group(
     Ok(id)
 }
 
+/// The PostgreSQL channel on which a commit that queued due work wakes every node.
+pub(crate) const WORK_CHANNEL: &str = "hookflow_work";
+
+/// Tells every node, when the transaction commits, that work is due
+/// (PostgreSQL; repeated notifications in one transaction are sent once).
+pub(crate) async fn announce_work(tx: &mut Transaction<'static, Any>, dialect: Dialect) -> StoreResult<()> {
+    if dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(WORK_CHANNEL)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 /// The most jobs of one group (one subscription's deliveries) that run at once,
 /// so a slow or failing subscriber never takes every worker.
 pub const GROUP_CAP: i64 = 4;

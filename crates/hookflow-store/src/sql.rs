@@ -28,6 +28,8 @@ pub struct SqlStore {
     pub(crate) write: AnyPool,
     pub(crate) read: AnyPool,
     pub(crate) dialect: Dialect,
+    /// Where the database is, for the PostgreSQL listener.
+    pub(crate) backend: crate::Backend,
 }
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
@@ -60,11 +62,47 @@ impl SqlStore {
             sqlx::Error::Migrate(m) => StoreError::Internal(format!("migration failed: {m}")),
             other => db_error(other),
         })?;
-        Ok(Self { write, read, dialect })
+        Ok(Self {
+            write,
+            read,
+            dialect,
+            backend: options.backend.clone(),
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// On PostgreSQL, listens for work queued by any node and wakes this node's
+    /// workers; answers `None` on SQLite (one node: local commits wake it).
+    pub fn listen(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Option<tokio::task::JoinHandle<()>> {
+        let crate::Backend::Postgres(url) = &self.backend else {
+            return None;
+        };
+        let url = url.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let listener = async {
+                    let mut l = sqlx::postgres::PgListener::connect(&url).await?;
+                    l.listen(crate::queue::WORK_CHANNEL).await?;
+                    Ok::<_, sqlx::Error>(l)
+                };
+                match listener.await {
+                    Ok(mut l) => loop {
+                        match l.recv().await {
+                            Ok(_) => wake.notify_waiters(),
+                            Err(error) => {
+                                tracing::warn!(%error, "Lost the work notifications; polling until they are back.");
+                                break;
+                            }
+                        }
+                    },
+                    Err(error) => tracing::warn!(%error, "Cannot listen for work notifications; polling meanwhile."),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }))
     }
 
     /// How many ingest transactions should commit at once on this database.
@@ -746,6 +784,7 @@ impl Store for SqlStore {
             entry.0 += 1;
             entry.1 += i64::from(e.status == EventStatus::Rejected);
         }
+        crate::queue::announce_work(&mut tx, self.dialect).await?;
         for (connector, (received, rejected)) in counts {
             sqlx::query(
                 "UPDATE connector_stats SET received = received + $1, r_received = r_received + $1, \

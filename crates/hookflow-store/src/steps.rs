@@ -303,6 +303,7 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         crate::queue::insert_job(&mut tx, JobKind::Execution, ws, id.as_str(), now).await?;
+        crate::queue::announce_work(&mut tx, self.dialect).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Some(id))
     }

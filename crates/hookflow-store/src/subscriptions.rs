@@ -521,6 +521,7 @@ impl SqlStore {
                 .map_err(db_error)?;
             crate::queue::insert_job_in_group(tx, JobKind::Delivery, ws, id, now, Some(sub)).await?;
         }
+        crate::queue::announce_work(tx, self.dialect).await?;
         Ok(())
     }
 

@@ -68,6 +68,8 @@ pub struct Config {
     pub retention: Option<Duration>,
     /// How often pruning looks for old data.
     pub retention_every: Duration,
+    /// How often idle workers look for due work without a wake-up.
+    pub poll_interval: Duration,
 }
 
 impl Config {
@@ -84,6 +86,7 @@ impl Config {
             role: Role::All,
             retention: Some(Duration::from_secs(30 * 86_400)),
             retention_every: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
         }
     }
 }
@@ -195,8 +198,17 @@ pub async fn run(
         let worker_config = WorkerConfig {
             concurrency: config.workers,
             grace: config.grace,
+            poll_interval: config.poll_interval,
             ..WorkerConfig::default()
         };
+        // On PostgreSQL, work queued by any node wakes this one at once.
+        if let Some(listener) = store.listen(wake.clone()) {
+            let stop = stopped();
+            workers.push(tokio::spawn(async move {
+                stop.await;
+                listener.abort();
+            }));
+        }
         let executions = ExecutionHandler::new(dyn_store.clone(), templates, client.clone(), metrics.clone());
         workers.push(tokio::spawn(worker::run(
             dyn_store.clone(),

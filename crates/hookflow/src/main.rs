@@ -144,6 +144,7 @@ impl ServeArgs {
                 text => Some(duration("retention", text)?),
             },
             retention_every: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
         })
     }
 }

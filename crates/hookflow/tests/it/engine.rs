@@ -1,6 +1,8 @@
 //! The step engine end to end: real ingest, real workers, the journal read
 //! back through the API, on every configured database.
 
+use std::str::FromStr;
+
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -155,6 +157,14 @@ async fn a_delay_waits_then_resumes() {
         assert!(
             after["started_at"].as_str().unwrap() >= until.as_str(),
             "{db}: ran before its time"
+        );
+        // On an idle node a due job starts within a second of its due time.
+        let due = jiff::Timestamp::from_str(&until).unwrap();
+        let started = jiff::Timestamp::from_str(after["started_at"].as_str().unwrap()).unwrap();
+        let late = started.duration_since(due);
+        assert!(
+            late < jiff::SignedDuration::from_secs(1),
+            "{db}: started {late:?} after it was due"
         );
         assert_eq!(
             (

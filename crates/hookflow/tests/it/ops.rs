@@ -208,3 +208,36 @@ async fn old_data_is_pruned_but_unfinished_work_and_stats_stay() {
         s.stop().await;
     }
 }
+
+/// On PostgreSQL, an event ingested on one node wakes the workers of another
+/// at once (LISTEN/NOTIFY), not at their next poll.
+#[tokio::test]
+async fn work_queued_on_one_node_wakes_another() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let db = Arc::new(db);
+    let worker = TestServer::start_with(db.clone(), |c| {
+        c.role = Role::Worker;
+        c.poll_interval = std::time::Duration::from_secs(30);
+    })
+    .await;
+    let ingest = TestServer::start_with(db.clone(), |c| c.role = Role::Ingest).await;
+    let token = ingest.workspace("shop").await;
+    let c = ingest.create_connector(&token, json!({"name": "Fast"})).await;
+    // Let the worker finish its first look and go idle.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = tokio::time::Instant::now();
+    let id = post_event(&ingest, c["url"].as_str().unwrap(), json!({})).await;
+    eventually(5, || async {
+        (ingest.get_json(&format!("/events/{id}"), &token).await["status"] == "succeeded").then_some(())
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(1500),
+        "the other node took {took:?}: it waited for its poll"
+    );
+    ingest.stop().await;
+    worker.stop().await;
+}
