@@ -105,13 +105,18 @@ impl SqlStore {
         // repeats `state = 'queued'`: PostgreSQL re-checks only that level's
         // conditions on a row another claimer changed, so without it a job
         // claimed meanwhile would be claimed twice.
-        let candidates = format!(
-            "SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
-             ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kinds})) c \
-             WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
-             AND r.group_key = c.group_key) <= {GROUP_CAP}",
-            kinds = placeholders(5, kinds.len())
-        );
+        let kind_list = placeholders(5, kinds.len());
+        // Only deliveries are grouped; execution claims skip the window function.
+        let candidates = if kinds.contains(&JobKind::Delivery) {
+            format!(
+                "SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
+                 ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list})) c \
+                 WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
+                 AND r.group_key = c.group_key) <= {GROUP_CAP}"
+            )
+        } else {
+            format!("SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list})")
+        };
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
              updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND id IN ({candidates}) \
