@@ -278,11 +278,6 @@ impl From<&Version> for VersionOut {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WorkspaceOut {
-    pub id: String,
-}
-
 /// One entry of an execution's journal.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StepOut {
