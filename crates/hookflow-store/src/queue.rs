@@ -171,29 +171,22 @@ impl SqlStore {
     ) -> StoreResult<bool> {
         let now = Timestamp::now();
         let attempts = if uncount { "attempts - 1" } else { "attempts" };
+        // Without a new due time, run_at stays as it is: no read of the row first.
+        let run_at_set = if run_at.is_some() { "run_at = $6, " } else { "" };
         let sql = format!(
-            "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, attempts = {attempts}, lease_owner = NULL, \
-             lease_until = NULL, updated_at = $4 WHERE id = $5 AND state = 'running' AND lease_owner = $6"
+            "UPDATE jobs SET state = $1, {run_at_set}last_error = $2, attempts = {attempts}, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $3 WHERE id = $4 AND state = 'running' AND lease_owner = $5"
         );
-        let current_run_at = match run_at {
-            Some(at) => at.as_millis(),
-            None => {
-                let Some(row) = self.job_where("id", job.as_str()).await? else {
-                    return Ok(false);
-                };
-                row.run_at.as_millis()
-            }
-        };
-        let changed = sqlx::query(&sql)
+        let mut query = sqlx::query(&sql)
             .bind(state.as_str())
-            .bind(current_run_at)
             .bind(error.unwrap_or(""))
             .bind(now.as_millis())
             .bind(job.as_str())
-            .bind(worker)
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
+            .bind(worker);
+        if let Some(at) = run_at {
+            query = query.bind(at.as_millis());
+        }
+        let changed = query.execute(&self.write).await.map_err(db_error)?;
         Ok(changed.rows_affected() == 1)
     }
 

@@ -121,10 +121,12 @@ fn check_type(kind: &str, value: &Value) -> Result<(), String> {
     }
 }
 
-fn conflict_on_mobile(e: AppError) -> AppError {
-    match e {
-        AppError::Conflict(_) => AppError::Conflict("another contact already has this mobile number".into()),
-        other => other,
+/// The store's uniqueness conflict, said as the mobile number that is taken.
+fn conflict_on_mobile(e: AppError, mobile: Option<&str>) -> AppError {
+    match (e, mobile) {
+        (AppError::Conflict(_), Some(m)) => AppError::Conflict(format!("a contact with the mobile {m} exists")),
+        (AppError::Conflict(_), None) => AppError::Conflict("another contact already has this mobile number".into()),
+        (other, _) => other,
     }
 }
 
@@ -143,22 +145,12 @@ pub async fn create(
             "a contact needs a mobile number or an email",
         )]));
     }
-    if let Some(mobile) = &changes.mobile {
-        let taken = ContactFilter {
-            mobile: Some(mobile.clone()),
-            ..Default::default()
-        };
-        let page = hookflow_engine::store::PageRequest { limit: 1, cursor: None };
-        if !state.store.list_contacts(&ws, &taken, &page).await?.items.is_empty() {
-            return Err(AppError::Conflict(format!("a contact with the mobile {mobile} exists")));
-        }
-    }
     // No match keys: always a new contact.
     let (contact, _) = state
         .store
         .upsert_contact(&ws, &ContactMatch::default(), &changes, true)
         .await
-        .map_err(|e| conflict_on_mobile(e.into()))?
+        .map_err(|e| conflict_on_mobile(e.into(), changes.mobile.as_deref()))?
         .ok_or_else(|| AppError::Internal("a created contact was not found".into()))?;
     Ok((StatusCode::CREATED, axum::Json((&contact).into())))
 }
@@ -257,7 +249,7 @@ pub async fn update(
         .store
         .update_contact(&ws, &id, &changes)
         .await
-        .map_err(|e| conflict_on_mobile(e.into()))?
+        .map_err(|e| conflict_on_mobile(e.into(), changes.mobile.as_deref()))?
         .ok_or_else(|| AppError::not_found("contact"))?;
     Ok(axum::Json((&c).into()))
 }
