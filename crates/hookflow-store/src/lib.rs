@@ -8,6 +8,7 @@
 //!
 //! Invariant: this is the only crate with SQL.
 
+mod batch;
 mod contacts;
 mod queue;
 mod rows;
@@ -29,6 +30,18 @@ pub use sql::SqlStore;
 pub enum Dialect {
     Sqlite,
     Postgres,
+}
+
+impl Dialect {
+    /// The database's own clock in Unix milliseconds, as SQL. Leases are set
+    /// and expired on this one clock, so a slow statement or a node whose
+    /// clock runs ahead never hands out a lease that has already run out.
+    pub(crate) fn now_millis(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS BIGINT)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
 }
 
 /// A checked database location.
@@ -74,7 +87,9 @@ pub struct StoreOptions {
     pub backend: Backend,
     /// Connections for reads (and, on PostgreSQL, writes).
     pub max_connections: u32,
-    /// How long a query waits for a free connection before the store answers `Unavailable`.
+    /// How long a query waits for a free connection before the store answers
+    /// `Unavailable`. Short, so a sender whose event cannot be kept hears 503
+    /// within two seconds while the database is down, not after its own timeout.
     pub acquire_timeout: Duration,
 }
 
@@ -83,7 +98,7 @@ impl StoreOptions {
         Self {
             backend,
             max_connections: 8,
-            acquire_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(2),
         }
     }
 }

@@ -14,6 +14,8 @@ use hookflow_engine::store::{Job, JobRow, StoreResult};
 use hookflow_engine::StoreError;
 use sqlx::{Any, Transaction};
 
+use crate::batch::Val;
+
 use crate::rows::{self, JOB_COLUMNS};
 use crate::sql::{db_error, SqlStore};
 use crate::{col, Dialect};
@@ -46,22 +48,47 @@ pub(crate) async fn insert_job_in_group(
     group: Option<&str>,
 ) -> StoreResult<JobId> {
     let id = JobId::new();
-    let now = Timestamp::now();
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, workspace_id, target_id, state, run_at, attempts, created_at, updated_at, group_key) \
-         VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $6, $7)",
-    )
-    .bind(id.as_str())
-    .bind(kind.as_str())
-    .bind(ws.as_str())
-    .bind(target)
-    .bind(run_at.as_millis())
-    .bind(now.as_millis())
-    .bind(group)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    let row = job_row(&id, kind, ws, target, run_at, group);
+    crate::batch::insert_rows(tx, "jobs", &JOB_INSERT_COLUMNS, &[row]).await?;
     Ok(id)
+}
+
+/// The columns a new job is written with; see [`job_row`].
+pub(crate) const JOB_INSERT_COLUMNS: [&str; 10] = [
+    "id",
+    "kind",
+    "workspace_id",
+    "target_id",
+    "state",
+    "run_at",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "group_key",
+];
+
+/// A new queued job, due at `run_at`, as a row of [`JOB_INSERT_COLUMNS`].
+pub(crate) fn job_row<'a>(
+    id: &'a JobId,
+    kind: JobKind,
+    ws: &'a WorkspaceId,
+    target: &'a str,
+    run_at: Timestamp,
+    group: Option<&'a str>,
+) -> Vec<Val<'a>> {
+    let now = Timestamp::now().as_millis();
+    vec![
+        Val::Text(id.as_str()),
+        Val::Text(kind.as_str()),
+        Val::Text(ws.as_str()),
+        Val::Text(target),
+        Val::Text("queued"),
+        Val::Int(run_at.as_millis()),
+        Val::Int(0),
+        Val::Int(now),
+        Val::Int(now),
+        Val::OptText(group),
+    ]
 }
 
 /// The PostgreSQL channel on which a commit that queued due work wakes every node.
@@ -106,26 +133,33 @@ impl SqlStore {
         // conditions on a row another claimer changed, so without it a job
         // claimed meanwhile would be claimed twice.
         let kind_list = placeholders(5, kinds.len());
-        // Only deliveries are grouped; execution claims skip the window function.
-        let candidates = if kinds.contains(&JobKind::Delivery) {
+        let db_now = self.dialect.now_millis();
+        // Only deliveries are grouped. Execution claims read the due jobs of
+        // their kinds straight off the (state, run_at) index: a self-join there
+        // made PostgreSQL's cached generic plan quadratic in the backlog.
+        let pick = if kinds.contains(&JobKind::Delivery) {
             format!(
-                "SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
+                "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND id IN (\
+                 SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
                  ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list})) c \
                  WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
-                 AND r.group_key = c.group_key) <= {GROUP_CAP}"
+                 AND r.group_key = c.group_key) <= {GROUP_CAP}) \
+                 ORDER BY run_at, id LIMIT $4 {lock}"
             )
         } else {
-            format!("SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list})")
+            format!(
+                "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list}) \
+                 ORDER BY run_at, id LIMIT $4 {lock}"
+            )
         };
+        // The lease runs from the database's clock at the moment of the claim.
         let sql = format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND id IN ({candidates}) \
-             ORDER BY run_at, id LIMIT $4 {lock}) \
-             RETURNING {JOB_COLUMNS}"
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = {db_now} + $2, \
+             attempts = attempts + 1, updated_at = $3 WHERE id IN ({pick}) RETURNING {JOB_COLUMNS}"
         );
         let mut query = sqlx::query(&sql)
             .bind(worker)
-            .bind(now.plus_millis(lease.as_millis() as i64).as_millis())
+            .bind(lease.as_millis() as i64)
             .bind(now.as_millis())
             .bind(i64::from(limit));
         for kind in kinds {
@@ -142,11 +176,12 @@ impl SqlStore {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "UPDATE jobs SET lease_until = $1 WHERE state = 'running' AND lease_owner = $2 AND id IN ({}) RETURNING id",
+            "UPDATE jobs SET lease_until = {} + $1 WHERE state = 'running' AND lease_owner = $2 AND id IN ({}) \
+             RETURNING id",
+            self.dialect.now_millis(),
             placeholders(3, jobs.len())
         );
-        let until = Timestamp::now().plus_millis(lease.as_millis() as i64);
-        let mut query = sqlx::query(&sql).bind(until.as_millis()).bind(worker);
+        let mut query = sqlx::query(&sql).bind(lease.as_millis() as i64).bind(worker);
         for job in jobs {
             query = query.bind(job.as_str());
         }
@@ -192,15 +227,17 @@ impl SqlStore {
 
     pub(crate) async fn reclaim(&self) -> StoreResult<u64> {
         let now = Timestamp::now().as_millis();
-        let done = sqlx::query(
+        let sql = format!(
             "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
              last_error = 'lease expired: the worker stopped answering', updated_at = $1 \
-             WHERE state = 'running' AND lease_until < $1",
-        )
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(db_error)?;
+             WHERE state = 'running' AND lease_until < {}",
+            self.dialect.now_millis()
+        );
+        let done = sqlx::query(&sql)
+            .bind(now)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
         Ok(done.rows_affected())
     }
 

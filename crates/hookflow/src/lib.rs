@@ -57,6 +57,9 @@ pub struct Config {
     pub workers: usize,
     /// How long shutdown waits for running executions.
     pub grace: Duration,
+    /// How long a claimed job stays this node's without a heartbeat; heartbeats run every third of
+    /// it, and another node may resume the job once it expires.
+    pub lease: Duration,
     /// Networks outbound calls may reach despite the private-address guard.
     pub allow_networks: hookflow_delivery::Guard,
     /// Subscription deliveries: schedule, timeout, auto-disable.
@@ -80,6 +83,7 @@ impl Config {
             max_body: 10 * 1024 * 1024,
             workers: 16,
             grace: Duration::from_secs(10),
+            lease: Duration::from_secs(30),
             allow_networks: hookflow_delivery::Guard::new(Vec::new()),
             delivery: hookflow_engine::deliveries::DeliverySettings::default(),
             delivery_workers: 16,
@@ -198,6 +202,7 @@ pub async fn run(
         let worker_config = WorkerConfig {
             concurrency: config.workers,
             grace: config.grace,
+            lease: config.lease,
             poll_interval: config.poll_interval,
             ..WorkerConfig::default()
         };

@@ -63,6 +63,10 @@ struct ServeArgs {
     /// How long shutdown waits for running executions before handing them back, e.g. `10s`.
     #[arg(long, env = "HOOKFLOW_SHUTDOWN_GRACE", default_value = "10s")]
     shutdown_grace: String,
+    /// How long a claimed job stays this node's without a heartbeat (heartbeats run every third of
+    /// it); a killed node's jobs are resumed elsewhere after it, e.g. `30s`. At least `1s`.
+    #[arg(long, env = "HOOKFLOW_LEASE", default_value = "30s")]
+    lease: String,
     /// Networks outbound calls may reach despite the private-address guard, comma-separated CIDRs.
     #[arg(long, env = "HOOKFLOW_ALLOW_NETWORKS", default_value = "")]
     allow_networks: String,
@@ -103,6 +107,14 @@ impl ServeArgs {
         let grace: Duration = hookflow_core::retry::parse_duration(&self.shutdown_grace)
             .map_err(anyhow::Error::msg)
             .context("bad --shutdown-grace")?;
+        let lease: Duration = hookflow_core::retry::parse_duration(&self.lease)
+            .map_err(anyhow::Error::msg)
+            .context("bad --lease")?;
+        anyhow::ensure!(
+            lease >= Duration::from_secs(1),
+            "bad --lease: `{}` is too short; a lease must be at least 1s",
+            self.lease
+        );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("http://") || url.starts_with("https://"),
@@ -135,6 +147,7 @@ impl ServeArgs {
             max_body,
             workers: self.workers,
             grace,
+            lease,
             allow_networks,
             delivery,
             delivery_workers: self.workers,

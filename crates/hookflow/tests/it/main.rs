@@ -5,6 +5,7 @@
 
 mod actions;
 mod api;
+mod cluster;
 mod contacts;
 mod corpus;
 mod engine;

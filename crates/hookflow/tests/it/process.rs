@@ -14,9 +14,14 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
 
 /// `hookflow workspace create` through the binary; answers its JSON.
-async fn cli_workspace(db: &TestDatabase) -> Value {
+pub(crate) async fn cli_workspace(db: &TestDatabase) -> Value {
+    cli_workspace_at(&db.url).await
+}
+
+/// `cli_workspace` on a database named by its URL.
+pub(crate) async fn cli_workspace_at(database: &str) -> Value {
     let out = Command::new(BIN)
-        .args(["workspace", "create", "acme", "--database", &db.url])
+        .args(["workspace", "create", "acme", "--database", database])
         .output()
         .await
         .unwrap();
@@ -31,8 +36,13 @@ async fn serve(db: &TestDatabase) -> (Child, String) {
 
 /// `serve` with a log filter, a place for its log, and more environment.
 async fn serve_with(db: &TestDatabase, log: &str, stderr: Stdio, env: &[(&str, &str)]) -> (Child, String) {
+    serve_at(&db.url, log, stderr, env).await
+}
+
+/// `serve_with` on a database named by its URL.
+pub(crate) async fn serve_at(database: &str, log: &str, stderr: Stdio, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
         .env("RUST_LOG", log)
         .env("HOOKFLOW_ALLOW_NETWORKS", "127.0.0.1/32")
         .envs(env.iter().copied())

@@ -1,0 +1,783 @@
+//! Scale-out under faults, with the `hookflow` binary as processes: three
+//! nodes on one PostgreSQL database with one of them SIGKILLed, SIGTERM under
+//! load, and the database itself stopped and started again under load.
+//! Nothing acknowledged is lost, and a step's call arrives twice only when it
+//! was in flight on a killed node.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use hookflow_test_support::TestDatabase;
+use serde_json::{json, Value};
+use tokio::process::Child;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::peer::{Peer, Reply};
+use crate::process::{cli_workspace, cli_workspace_at, serve_at};
+
+/// Short leases, so a killed node's jobs are resumed within seconds.
+const LEASE: &str = "3s";
+/// `HOOKFLOW_WORKERS` of every node: at most this many calls are in flight on a killed node.
+const SLOTS: usize = 16;
+/// The environment variable naming the folder that holds `initdb` and `pg_ctl`.
+const PG_BIN_ENV: &str = "HOOKFLOW_TEST_PG_BIN";
+
+/// `hookflow serve` processes, each logging to a file; a failing test prints the end of every log.
+struct Nodes {
+    children: Vec<Child>,
+    bases: Vec<String>,
+    logs: tempfile::TempDir,
+}
+
+impl Nodes {
+    fn new() -> Self {
+        Self {
+            children: Vec::new(),
+            bases: Vec::new(),
+            logs: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Starts one more node; answers its index.
+    async fn start(&mut self, database: &str, env: &[(&str, &str)]) -> usize {
+        let i = self.children.len();
+        let log = std::fs::File::create(self.logs.path().join(format!("node{i}.log"))).unwrap();
+        let env: Vec<(&str, &str)> = env.iter().copied().chain([("NO_COLOR", "1")]).collect();
+        let (child, base) = serve_at(database, "warn", Stdio::from(log), &env).await;
+        self.children.push(child);
+        self.bases.push(base);
+        i
+    }
+
+    fn pid(&self, i: usize) -> u32 {
+        self.children[i].id().expect("the node is running")
+    }
+
+    fn running(&mut self, i: usize) -> bool {
+        self.children[i].try_wait().unwrap().is_none()
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.logs.path().join(format!("node{i}.log"))).unwrap_or_default()
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for i in 0..self.bases.len() {
+                let log = self.log(i);
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                eprintln!("--- node {i} ({}), last lines of its log:\n{tail}", self.bases[i]);
+            }
+        }
+    }
+}
+
+/// Senders posting events round-robin to the hook URLs in rotation until told to stop or `goal`
+/// are acknowledged; a request that is not acknowledged is recorded and sent again.
+struct Load {
+    acked: Arc<Mutex<Vec<String>>>,
+    refused: Arc<Mutex<Vec<(String, String)>>>,
+    rotation: Arc<RwLock<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    senders: Vec<JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(hooks: Vec<String>, senders: usize, goal: usize) -> Self {
+        let client = reqwest::Client::new();
+        let load = Self {
+            acked: Arc::default(),
+            refused: Arc::default(),
+            rotation: Arc::new(RwLock::new(hooks)),
+            stop: Arc::default(),
+            senders: Vec::new(),
+        };
+        let reserved = Arc::new(AtomicUsize::new(0));
+        let sequence = Arc::new(AtomicUsize::new(0));
+        let senders = (0..senders)
+            .map(|_| {
+                let (client, reserved, sequence) = (client.clone(), reserved.clone(), sequence.clone());
+                let (acked, refused, rotation, stop) = (
+                    load.acked.clone(),
+                    load.refused.clone(),
+                    load.rotation.clone(),
+                    load.stop.clone(),
+                );
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::SeqCst) {
+                        if reserved.fetch_add(1, Ordering::SeqCst) >= goal {
+                            reserved.fetch_sub(1, Ordering::SeqCst);
+                            break;
+                        }
+                        let n = sequence.fetch_add(1, Ordering::SeqCst);
+                        let url = {
+                            let rotation = rotation.read().unwrap();
+                            rotation[n % rotation.len()].clone()
+                        };
+                        let sent = client
+                            .post(&url)
+                            .json(&json!({"n": n}))
+                            .timeout(Duration::from_secs(30))
+                            .send()
+                            .await;
+                        let failure = match sent {
+                            Ok(r) if r.status().is_success() => match r.json::<Value>().await {
+                                Ok(answer) => {
+                                    let id = answer["event_id"].as_str().expect("an event id").to_owned();
+                                    acked.lock().unwrap().push(id);
+                                    continue;
+                                }
+                                Err(e) => format!("an unreadable answer: {e}"),
+                            },
+                            Ok(r) => format!("status {}", r.status().as_u16()),
+                            Err(e) => format!("no answer: {e}"),
+                        };
+                        reserved.fetch_sub(1, Ordering::SeqCst);
+                        refused.lock().unwrap().push((url, failure));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                })
+            })
+            .collect();
+        Self { senders, ..load }
+    }
+
+    fn acked(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Waits until `n` events are acknowledged, for at most `secs` seconds.
+    async fn until_acked(&self, n: usize, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.acked() < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} events acknowledged after {secs}s; refused: {:?}",
+                self.acked(),
+                self.refused.lock().unwrap().iter().rev().take(5).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Takes a hook URL out of the rotation.
+    fn remove(&self, hook: &str) {
+        self.rotation.write().unwrap().retain(|h| h != hook);
+    }
+
+    /// Stops the senders; answers the acknowledged event ids and the refused requests.
+    async fn finish(self) -> (Vec<String>, Vec<(String, String)>) {
+        self.stop.store(true, Ordering::SeqCst);
+        for s in self.senders {
+            tokio::time::timeout(Duration::from_secs(60), s)
+                .await
+                .expect("the senders stop")
+                .unwrap();
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        let refused = self.refused.lock().unwrap().clone();
+        (acked, refused)
+    }
+}
+
+/// The step calls a peer received: by idempotency key, the event named in the body and the arrivals.
+#[derive(Default)]
+struct Calls {
+    by_key: HashMap<String, (String, Vec<Instant>)>,
+}
+
+impl Calls {
+    fn take(&mut self, peer: &mut Peer) {
+        for r in peer.drain() {
+            let key = r.header("idempotency-key").expect("an Idempotency-Key").to_owned();
+            let event = r.json()["event"].as_str().expect("the event id in the body").to_owned();
+            let entry = self.by_key.entry(key).or_insert_with(|| (event.clone(), Vec::new()));
+            assert_eq!(entry.0, event, "one idempotency key for two events");
+            entry.1.push(r.at);
+        }
+    }
+
+    fn events(&self) -> HashSet<&str> {
+        self.by_key.values().map(|(event, _)| event.as_str()).collect()
+    }
+
+    /// Keys that arrived more than once, with their arrivals.
+    fn repeated(&self) -> Vec<(&str, &[Instant])> {
+        self.by_key
+            .iter()
+            .filter(|(_, (_, at))| at.len() > 1)
+            .map(|(key, (_, at))| (key.as_str(), at.as_slice()))
+            .collect()
+    }
+}
+
+/// A connector whose one step posts the event's id to `peer`; answers its id and the hook path.
+async fn connector(client: &reqwest::Client, base: &str, token: &str, peer: &str) -> (String, String) {
+    let r = client
+        .post(format!("{base}/api/v1/connectors"))
+        .bearer_auth(token)
+        .json(&json!({"name": "Cluster", "config": {"steps": [
+            {"id": "call", "type": "http_request", "method": "POST", "url": format!("{peer}/call"),
+             "body": {"event": "{{ event.id }}"}}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let c: Value = r.json().await.unwrap();
+    let url = c["url"].as_str().unwrap();
+    let path = &url[url.find("/hooks/").expect("a hook URL")..];
+    (c["id"].as_str().unwrap().to_owned(), path.to_owned())
+}
+
+/// Waits until every event the connector received has finished and at least `acked` were
+/// received; answers the lifetime counts.
+async fn all_finished(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    connector: &str,
+    acked: usize,
+    secs: u64,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let stats: Value = client
+            .get(format!("{base}/api/v1/connectors/{connector}/stats"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let counts = &stats["lifetime"];
+        let count = |name: &str| counts[name].as_u64().unwrap() as usize;
+        let received = count("received");
+        let finished = count("succeeded") + count("failed") + count("filtered") + count("rejected");
+        assert!(finished <= received, "an execution finished twice: {counts}");
+        if received >= acked && finished == received {
+            return counts.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {secs}s, {finished} of {received} events have finished ({acked} acknowledged)"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every event of a connector with its status, from the event log.
+async fn statuses(client: &reqwest::Client, base: &str, token: &str, connector: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut req = client
+            .get(format!("{base}/api/v1/connectors/{connector}/events"))
+            .bearer_auth(token)
+            .query(&[("limit", "500")]);
+        if let Some(c) = &cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        let page: Value = req.send().await.unwrap().json().await.unwrap();
+        for e in page["data"].as_array().unwrap() {
+            out.insert(
+                e["id"].as_str().unwrap().to_owned(),
+                e["status"].as_str().unwrap().to_owned(),
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// Every acknowledged event succeeded and its step call reached the peer.
+async fn assert_every_acked_succeeded(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    connector: &str,
+    acked: &[String],
+    calls: &Calls,
+) {
+    let statuses = statuses(client, base, token, connector).await;
+    let called = calls.events();
+    let mut unique = HashSet::new();
+    for id in acked {
+        assert!(unique.insert(id), "{id} was acknowledged twice");
+        match statuses.get(id).map(String::as_str) {
+            Some("succeeded") => {}
+            Some(other) => panic!("acknowledged event {id} ended {other}"),
+            None => panic!("acknowledged event {id} was lost"),
+        }
+        assert!(called.contains(id.as_str()), "the step call of {id} never arrived");
+    }
+    // Every event the log holds made its call, acknowledged or not (a request cut by a kill).
+    assert_eq!(
+        called.len(),
+        statuses.len(),
+        "step calls for {} events, {} events in the log",
+        called.len(),
+        statuses.len()
+    );
+    assert_eq!(calls.by_key.len(), statuses.len(), "one key per execution");
+}
+
+/// Three nodes on one PostgreSQL database take `events` events round-robin; with `kill`, the
+/// third is SIGKILLed once half of them are acknowledged. Answers the calls the peer saw, the
+/// time of the kill and the number of acknowledged events.
+async fn three_nodes(events: usize, kill: bool) -> Option<(Calls, Option<Instant>, usize)> {
+    let db = TestDatabase::postgres().await?;
+    let started = Instant::now();
+    let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
+    let mut peer = Peer::start(Reply::json(200, json!({"ok": true}))).await;
+    let mut nodes = Nodes::new();
+    let slots = SLOTS.to_string();
+    for _ in 0..3 {
+        nodes
+            .start(&db.url, &[("HOOKFLOW_LEASE", LEASE), ("HOOKFLOW_WORKERS", &slots)])
+            .await;
+    }
+    let client = reqwest::Client::new();
+    let (connector, path) = connector(&client, &nodes.bases[0], &token, &peer.base).await;
+    let hooks: Vec<String> = nodes.bases.iter().map(|b| format!("{b}{path}")).collect();
+
+    let load = Load::start(hooks.clone(), 32, events);
+    let mut killed_at = None;
+    if kill {
+        load.until_acked(events / 2, 120).await;
+        nodes.children[2].start_kill().unwrap(); // SIGKILL
+        killed_at = Some(Instant::now());
+        load.remove(&hooks[2]);
+        nodes.children[2].wait().await.unwrap();
+        eprintln!(
+            "killed node 2 after {:.1}s with {} acknowledged",
+            started.elapsed().as_secs_f64(),
+            load.acked()
+        );
+    }
+    load.until_acked(events, 150).await;
+    let (acked, refused) = load.finish().await;
+    let ingested = started.elapsed();
+    assert_eq!(acked.len(), events);
+    // Only the killed node may leave a request unanswered.
+    let survivors_refused: Vec<_> = refused.iter().filter(|(url, _)| !kill || *url != hooks[2]).collect();
+    assert!(
+        survivors_refused.is_empty(),
+        "a running node refused events: {survivors_refused:?}"
+    );
+
+    let base = &nodes.bases[0];
+    let counts = all_finished(&client, base, &token, &connector, events, 180).await;
+    let mut calls = Calls::default();
+    calls.take(&mut peer);
+    assert_every_acked_succeeded(&client, base, &token, &connector, &acked, &calls).await;
+    eprintln!(
+        "{events} events on three nodes{}: ingested in {:.1}s, all finished after {:.1}s; {counts}; \
+         {} requests refused",
+        if kill { ", one killed" } else { "" },
+        ingested.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        refused.len()
+    );
+    for i in 0..2 {
+        assert!(nodes.running(i), "node {i} stopped:\n{}", nodes.log(i));
+    }
+    Some((calls, killed_at, acked.len()))
+}
+
+/// Without a fault, every step call of every event arrives exactly once, whichever of the three
+/// nodes took the event and whichever ran it.
+#[tokio::test]
+async fn three_nodes_call_every_key_exactly_once() {
+    let Some((calls, _, acked)) = three_nodes(1_000, false).await else {
+        return;
+    };
+    assert_eq!(calls.by_key.len(), acked, "events beyond the acknowledged ones");
+    let repeated = calls.repeated();
+    assert!(
+        repeated.is_empty(),
+        "{} keys arrived more than once without a fault, e.g. {:?}",
+        repeated.len(),
+        &repeated[..repeated.len().min(5)]
+    );
+}
+
+/// 5,000 events across three nodes, one SIGKILLed midway: every acknowledged event's execution
+/// succeeds, every call arrives, and a call arrives twice only if the killed node had it in flight.
+#[tokio::test]
+async fn three_nodes_one_killed_lose_nothing() {
+    let Some((calls, killed_at, _)) = three_nodes(5_000, true).await else {
+        return;
+    };
+    let killed_at = killed_at.expect("a node was killed");
+    let repeated = calls.repeated();
+    eprintln!("{} keys arrived twice after the kill", repeated.len());
+    assert!(
+        repeated.len() <= SLOTS,
+        "{} keys arrived more than once; the killed node had only {SLOTS} worker slots",
+        repeated.len()
+    );
+    for (key, at) in &repeated {
+        assert_eq!(at.len(), 2, "{key} arrived {} times", at.len());
+        assert!(
+            at[0] < killed_at && at[1] > killed_at,
+            "{key} arrived twice, but not around the kill: it was not in flight on the killed node"
+        );
+    }
+}
+
+/// SIGTERM while events keep arriving and executions are calling a slow peer: the node exits 0
+/// within its grace period, and after a restart every acknowledged event's call has arrived once.
+#[tokio::test]
+async fn sigterm_under_load_exits_zero_and_loses_nothing() {
+    const GRACE: Duration = Duration::from_secs(5);
+    for db in TestDatabase::all().await {
+        let label = db.label;
+        let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
+        let mut peer = Peer::start(Reply {
+            delay: Duration::from_millis(200),
+            ..Reply::json(200, json!({"ok": true}))
+        })
+        .await;
+        let env = [("HOOKFLOW_SHUTDOWN_GRACE", "5s")];
+        let mut nodes = Nodes::new();
+        nodes.start(&db.url, &env).await;
+        let client = reqwest::Client::new();
+        let (connector, path) = connector(&client, &nodes.bases[0], &token, &peer.base).await;
+
+        let load = Load::start(vec![format!("{}{path}", nodes.bases[0])], 8, usize::MAX);
+        load.until_acked(300, 60).await;
+        // Executions are calling the peer when the signal comes.
+        let mut calls = Calls::default();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while calls.by_key.len() < 20 {
+            assert!(Instant::now() < deadline, "{label}: the executions do not run");
+            calls.take(&mut peer);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let signalled = Instant::now();
+        calls.take(&mut peer);
+        // The peer answers 200 ms after a call arrives: these are in flight now.
+        let in_flight = calls
+            .by_key
+            .values()
+            .filter(|(_, at)| at[0] + Duration::from_millis(200) > signalled)
+            .count();
+        let kill = tokio::process::Command::new("kill")
+            .args(["-TERM", &nodes.pid(0).to_string()])
+            .status()
+            .await
+            .unwrap();
+        assert!(kill.success());
+        let status = tokio::time::timeout(GRACE + Duration::from_secs(3), nodes.children[0].wait())
+            .await
+            .unwrap_or_else(|_| panic!("{label}: the node did not exit within its grace period and 3s"))
+            .unwrap();
+        let stopping = signalled.elapsed();
+        assert_eq!(status.code(), Some(0), "{label}: {status}\n{}", nodes.log(0));
+        let (acked, _) = load.finish().await;
+        eprintln!(
+            "{label}: exit 0 {:.2}s after SIGTERM, {} events acknowledged, {} calls made, {in_flight} in flight",
+            stopping.as_secs_f64(),
+            acked.len(),
+            calls.by_key.len()
+        );
+        assert!(
+            in_flight > 0,
+            "{label}: no call was in flight at the signal; the test proves nothing"
+        );
+
+        let i = nodes.start(&db.url, &env).await;
+        let base = nodes.bases[i].clone();
+        all_finished(&client, &base, &token, &connector, acked.len(), 120).await;
+        calls.take(&mut peer);
+        assert_every_acked_succeeded(&client, &base, &token, &connector, &acked, &calls).await;
+        let repeated = calls.repeated();
+        assert!(
+            repeated.is_empty(),
+            "{label}: {} calls arrived twice across a graceful shutdown",
+            repeated.len()
+        );
+        eprintln!(
+            "{label}: all {} done {:.1}s after the restart",
+            acked.len(),
+            signalled.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// A PostgreSQL server of the test's own in a temporary folder, from the machine's binaries;
+/// stopped at once when dropped.
+struct PrivatePostgres {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    /// Run as root: the tools run as `postgres`, which owns the folder.
+    as_postgres: bool,
+}
+
+impl PrivatePostgres {
+    async fn start(bin: PathBuf) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let as_postgres = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        if as_postgres {
+            let chown = std::process::Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(chown.success(), "chown of {} to postgres", dir.path().display());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = Self {
+            bin,
+            dir,
+            port,
+            as_postgres,
+        };
+        let data = pg.data();
+        pg.run("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"])
+            .await;
+        pg.start_server().await;
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").to_string_lossy().into_owned()
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let program = self.bin.join(tool);
+        let mut command = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            std::process::Command::new(program)
+        };
+        command.stdin(Stdio::null());
+        command
+    }
+
+    async fn run(&self, tool: &str, args: &[&str]) {
+        let mut command = tokio::process::Command::from(self.command(tool));
+        let out = command.args(args).output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
+    async fn start_server(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log").to_string_lossy().into_owned();
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "30", "start"],
+        )
+        .await;
+    }
+
+    async fn stop_server(&self) {
+        let data = self.data();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "30", "stop"])
+            .await;
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if std::thread::panicking() {
+            eprintln!("--- the private PostgreSQL's log:\n{}", self.log());
+        }
+    }
+}
+
+/// Posts one event with a timeout; answers the status and how long the answer took.
+async fn probe(client: &reqwest::Client, hook: &str) -> Result<(u16, Duration), String> {
+    let sent = Instant::now();
+    match client
+        .post(hook)
+        .json(&json!({"probe": true}))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+    {
+        Ok(r) => Ok((r.status().as_u16(), sent.elapsed())),
+        Err(e) => Err(format!("no answer after {:.1}s: {e}", sent.elapsed().as_secs_f64())),
+    }
+}
+
+/// The database stops under load and starts again: ingest answers 503 meanwhile, the nodes
+/// recover without a restart, and every acknowledged event completes.
+#[tokio::test]
+async fn database_restart_under_load() {
+    let Some(bin) = std::env::var_os(PG_BIN_ENV) else {
+        eprintln!("{PG_BIN_ENV} is not set (the folder of initdb and pg_ctl): the database restart test is skipped");
+        return;
+    };
+    let pg = PrivatePostgres::start(PathBuf::from(bin)).await;
+    let started = Instant::now();
+    let token = cli_workspace_at(&pg.url()).await["token"].as_str().unwrap().to_owned();
+    let mut peer = Peer::start(Reply::json(200, json!({"ok": true}))).await;
+    let mut nodes = Nodes::new();
+    for _ in 0..2 {
+        nodes.start(&pg.url(), &[("HOOKFLOW_LEASE", LEASE)]).await;
+    }
+    let client = reqwest::Client::new();
+    let (connector, path) = connector(&client, &nodes.bases[0], &token, &peer.base).await;
+    let hooks: Vec<String> = nodes.bases.iter().map(|b| format!("{b}{path}")).collect();
+    let load = Load::start(hooks.clone(), 8, usize::MAX);
+    load.until_acked(300, 60).await;
+
+    pg.stop_server().await;
+    let down = Instant::now();
+    let before = load.acked();
+    // Both nodes and both questions at once, so the database stays down for seconds, not for every probe in turn.
+    let answers = futures::future::join_all(hooks.iter().zip(&nodes.bases).map(|(hook, base)| {
+        let client = client.clone();
+        async move {
+            let asked = Instant::now();
+            let ready = async {
+                client
+                    .get(format!("{base}/readyz"))
+                    .timeout(Duration::from_secs(20))
+                    .send()
+                    .await
+                    .map(|r| (r.status().as_u16(), asked.elapsed()))
+                    .map_err(|e| format!("no answer after {:.1}s: {e}", asked.elapsed().as_secs_f64()))
+            };
+            tokio::join!(probe(&client, hook), ready)
+        }
+    }))
+    .await;
+    for (i, (ingest, ready)) in answers.into_iter().enumerate() {
+        eprintln!("node {i} while the database was down: ingest {ingest:?}, readyz {ready:?}");
+        let (status, took) = ingest.unwrap_or_else(|e| panic!("node {i}: ingest: {e}"));
+        assert_eq!(status, 503, "node {i}: ingest while the database is down");
+        // The store gives up on a connection after two seconds, so a sender hears soon.
+        assert!(took < Duration::from_secs(4), "node {i}: 503 only after {took:?}");
+        let (status, _) = ready.unwrap_or_else(|e| panic!("node {i}: readyz: {e}"));
+        assert_ne!(status, 200, "node {i}: ready while the database is down");
+    }
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(down.elapsed())).await;
+    let acked_while_down = load.acked() - before;
+    pg.start_server().await;
+    let up = Instant::now();
+    eprintln!(
+        "the database was down for {:.1}s; {acked_while_down} acknowledgements arrived meanwhile (requests answered before the stop)",
+        down.elapsed().as_secs_f64()
+    );
+
+    for (i, hook) in hooks.iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ingest = probe(&client, hook).await;
+            let ready = client
+                .get(format!("{}/readyz", nodes.bases[i]))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string());
+            if matches!(ingest, Ok((200..=299, _))) && ready == Ok(200) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {i} has not recovered 30s after the database came back: ingest {ingest:?}, readyz {ready:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        eprintln!(
+            "node {i} recovered {:.1}s after the database came back",
+            up.elapsed().as_secs_f64()
+        );
+    }
+    let after = load.acked();
+    load.until_acked(after + 300, 60).await;
+    let (acked, refused) = load.finish().await;
+    let odd: Vec<_> = refused.iter().filter(|(_, what)| what != "status 503").collect();
+    assert!(odd.is_empty(), "refused other than with 503: {odd:?}");
+    eprintln!("{} acknowledged, {} refused with 503", acked.len(), refused.len());
+
+    let base = &nodes.bases[0];
+    all_finished(&client, base, &token, &connector, acked.len(), 120).await;
+    let mut calls = Calls::default();
+    calls.take(&mut peer);
+    assert_every_acked_succeeded(&client, base, &token, &connector, &acked, &calls).await;
+    for i in 0..2 {
+        assert!(nodes.running(i), "node {i} stopped:\n{}", nodes.log(i));
+    }
+    eprintln!(
+        "database restart: {} calls twice; all done after {:.1}s",
+        calls.repeated().len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// A lease under a second is refused with a message naming the flag.
+#[tokio::test]
+async fn a_lease_under_a_second_is_refused() {
+    let db = TestDatabase::sqlite();
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookflow"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &db.url,
+            "--lease",
+            "500ms",
+        ])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("hookflow exits")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("bad --lease") && stderr.contains("at least 1s"),
+        "{stderr}"
+    );
+}
