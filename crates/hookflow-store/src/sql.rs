@@ -170,6 +170,25 @@ impl SqlStore {
     }
 }
 
+/// The columns an ingested event is written with.
+const EVENT_INSERT_COLUMNS: [&str; 15] = [
+    "id",
+    "workspace_id",
+    "connector_id",
+    "received_at",
+    "status",
+    "config_version",
+    "method",
+    "path",
+    "query",
+    "headers",
+    "content_type",
+    "body",
+    "parsed",
+    "error",
+    "execution_id",
+];
+
 /// `limit + 1` rows were read: the extra one says there is a next page.
 pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
     let next_cursor = if items.len() > limit as usize {
@@ -682,62 +701,90 @@ impl Store for SqlStore {
     }
 
     async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        use crate::batch::{insert_rows, Val};
         if events.is_empty() {
             return Ok(());
         }
         let mut tx = self.begin().await?;
+        // Every column of every row first, then one multi-row INSERT per table.
+        let mut headers = Vec::with_capacity(events.len());
+        let mut parsed = Vec::with_capacity(events.len());
+        for e in events {
+            headers.push(serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?);
+            parsed.push(to_json(&e.parsed));
+        }
+        let event_rows: Vec<Vec<Val>> = events
+            .iter()
+            .zip(headers.iter().zip(&parsed))
+            .map(|(e, (headers, parsed))| {
+                vec![
+                    Val::Text(e.id.as_str()),
+                    Val::Text(e.workspace_id.as_str()),
+                    Val::Text(e.connector_id.as_str()),
+                    Val::Int(e.received_at.as_millis()),
+                    Val::Text(e.status.as_str()),
+                    Val::Int(e.config_version),
+                    Val::Text(&e.method),
+                    Val::Text(&e.path),
+                    Val::Text(&e.query),
+                    Val::Text(headers),
+                    Val::OptText(e.content_type.as_deref()),
+                    Val::Bytes(e.body.as_slice()),
+                    Val::Text(parsed),
+                    Val::OptText(e.error.as_deref()),
+                    Val::OptText(e.execution.as_ref().map(ExecutionId::as_str)),
+                ]
+            })
+            .collect();
+        insert_rows(&mut tx, "events", &EVENT_INSERT_COLUMNS, &event_rows).await?;
+        let runs: Vec<(&NewEvent, &ExecutionId)> = events
+            .iter()
+            .filter_map(|e| e.execution.as_ref().map(|x| (e, x)))
+            .collect();
+        let execution_rows: Vec<Vec<Val>> = runs
+            .iter()
+            .map(|(e, x)| {
+                vec![
+                    Val::Text(x.as_str()),
+                    Val::Text(e.workspace_id.as_str()),
+                    Val::Text(e.id.as_str()),
+                    Val::Text(e.connector_id.as_str()),
+                    Val::Int(e.config_version),
+                    Val::Text("received"),
+                    Val::Int(e.received_at.as_millis()),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            "executions",
+            &[
+                "id",
+                "workspace_id",
+                "event_id",
+                "connector_id",
+                "config_version",
+                "status",
+                "created_at",
+            ],
+            &execution_rows,
+        )
+        .await?;
+        let job_ids: Vec<JobId> = runs.iter().map(|_| JobId::new()).collect();
+        let job_rows: Vec<Vec<Val>> = runs
+            .iter()
+            .zip(&job_ids)
+            .map(|((e, x), id)| {
+                crate::queue::job_row(id, JobKind::Execution, &e.workspace_id, x.as_str(), e.received_at, None)
+            })
+            .collect();
+        insert_rows(&mut tx, "jobs", &crate::queue::JOB_INSERT_COLUMNS, &job_rows).await?;
+
         // (received, rejected) per connector, applied once per batch.
         let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         // Each workspace's subscriptions, read once per batch.
         let mut subscriptions: BTreeMap<&str, Vec<Subscription>> = BTreeMap::new();
         for e in events {
-            let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO events (id, workspace_id, connector_id, received_at, status, config_version, method, \
-                 path, query, headers, content_type, body, parsed, error, execution_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(e.id.as_str())
-            .bind(e.workspace_id.as_str())
-            .bind(e.connector_id.as_str())
-            .bind(e.received_at.as_millis())
-            .bind(e.status.as_str())
-            .bind(e.config_version)
-            .bind(&e.method)
-            .bind(&e.path)
-            .bind(&e.query)
-            .bind(headers)
-            .bind(e.content_type.as_deref())
-            .bind(e.body.as_slice())
-            .bind(to_json(&e.parsed))
-            .bind(e.error.as_deref())
-            .bind(e.execution.as_ref().map(ExecutionId::as_str))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            if let Some(execution) = &e.execution {
-                sqlx::query(
-                    "INSERT INTO executions (id, workspace_id, event_id, connector_id, config_version, status, \
-                     error, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, 'received', NULL, $6, NULL)",
-                )
-                .bind(execution.as_str())
-                .bind(e.workspace_id.as_str())
-                .bind(e.id.as_str())
-                .bind(e.connector_id.as_str())
-                .bind(e.config_version)
-                .bind(e.received_at.as_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                crate::queue::insert_job(
-                    &mut tx,
-                    JobKind::Execution,
-                    &e.workspace_id,
-                    execution.as_str(),
-                    e.received_at,
-                )
-                .await?;
-            }
             if e.capture_structure {
                 sqlx::query(
                     "UPDATE connectors SET structure = $1, sample_custom_variables = $2 \
@@ -784,7 +831,9 @@ impl Store for SqlStore {
             entry.0 += 1;
             entry.1 += i64::from(e.status == EventStatus::Rejected);
         }
-        crate::queue::announce_work(&mut tx, self.dialect).await?;
+        if !runs.is_empty() {
+            crate::queue::announce_work(&mut tx, self.dialect).await?;
+        }
         for (connector, (received, rejected)) in counts {
             sqlx::query(
                 "UPDATE connector_stats SET received = received + $1, r_received = r_received + $1, \
