@@ -2,7 +2,9 @@
 //!
 //! An id is `<prefix>_<26 Crockford base32 characters>`: 48 bits of Unix
 //! milliseconds followed by 80 random bits, so lexical order is creation order
-//! to the millisecond.
+//! to the millisecond. Within one process ids are monotonic: one made in the
+//! same millisecond as the last is the last plus one, so ids made one after
+//! another sort in that order (ordering by key relies on it).
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,12 +14,22 @@ use rand::RngCore;
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const BODY_LEN: usize = 26;
 
-/// Encodes a millisecond timestamp and 80 random bits as 26 base32 characters.
-fn ulid_body(ms: u64, random: [u8; 10]) -> String {
+/// A millisecond timestamp and 80 random bits as one 128-bit value.
+fn ulid_value(ms: u64, random: [u8; 10]) -> u128 {
     let mut value: u128 = u128::from(ms & 0xFFFF_FFFF_FFFF) << 80;
     for (i, b) in random.iter().enumerate() {
         value |= u128::from(*b) << (72 - 8 * i);
     }
+    value
+}
+
+/// Encodes a millisecond timestamp and 80 random bits as 26 base32 characters.
+#[cfg(test)]
+fn ulid_body(ms: u64, random: [u8; 10]) -> String {
+    encode(ulid_value(ms, random))
+}
+
+fn encode(value: u128) -> String {
     let mut out = [0u8; BODY_LEN];
     for (i, slot) in out.iter_mut().enumerate().rev() {
         let shift = 5 * (BODY_LEN - 1 - i);
@@ -29,9 +41,14 @@ fn ulid_body(ms: u64, random: [u8; 10]) -> String {
 
 /// A fresh id body for the current time.
 pub fn new_id_body() -> String {
+    static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
     let mut random = [0u8; 10];
     rand::rngs::OsRng.fill_bytes(&mut random);
-    ulid_body(crate::time::Timestamp::now().as_millis() as u64, random)
+    let fresh = ulid_value(crate::time::Timestamp::now().as_millis() as u64, random);
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Later than the last id, even within its millisecond or if the clock stepped back.
+    *last = if fresh > *last { fresh } else { *last + 1 };
+    encode(*last)
 }
 
 /// The error of parsing an id whose prefix or body is wrong.
@@ -156,5 +173,11 @@ mod tests {
         assert_eq!(id.as_str().parse::<EventId>().unwrap(), id);
         assert!("con_x".parse::<ConnectorId>().is_err());
         assert!(id.as_str().parse::<ConnectorId>().is_err());
+    }
+
+    #[test]
+    fn ids_made_one_after_another_sort_in_that_order() {
+        let ids: Vec<String> = (0..10_000).map(|_| new_id_body()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids out of order");
     }
 }

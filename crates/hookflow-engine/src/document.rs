@@ -94,6 +94,7 @@ pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldErr
     obj.entry("steps").or_insert_with(|| Value::Array(Vec::new()));
     check_response(obj.get("response"), &mut errors);
     check_rate_limit(obj.get("rate_limit"), &mut errors);
+    check_ordering(obj.get("ordering"), &mut errors);
     match obj.get("field_mapping") {
         Some(Value::Null | Value::Object(_)) | None => {}
         Some(_) => errors.push(FieldError::new("field_mapping", "must be an object or null")),
@@ -107,6 +108,37 @@ pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldErr
     } else {
         Err(errors)
     }
+}
+
+/// `ordering: {"key": "{{ event.body.order.id }}"}`: executions whose key renders the same run
+/// one at a time, in arrival order; see [`ordering_key`].
+fn check_ordering(ordering: Option<&Value>, errors: &mut Vec<FieldError>) {
+    let Some(ordering) = ordering.filter(|o| !o.is_null()) else {
+        return;
+    };
+    if !ordering.is_object() {
+        errors.push(FieldError::new(
+            "ordering",
+            "must be an object with a `key` template, or null",
+        ));
+        return;
+    }
+    if ordering
+        .get("key")
+        .and_then(Value::as_str)
+        .is_none_or(|k| k.trim().is_empty())
+    {
+        errors.push(FieldError::new(
+            "ordering.key",
+            "must be a template naming what orders executions, e.g. {{ event.body.order.id }}",
+        ));
+    }
+}
+
+/// The document's ordering key template: events whose key renders the same
+/// non-empty text are executed one at a time, in the order they arrived.
+pub fn ordering_key(document: &Value) -> Option<&str> {
+    document.get("ordering")?.get("key")?.as_str()
 }
 
 /// `rate_limit: {"requests": 10, "per": "1s"}`: at most `requests` events per `per`, per node.

@@ -137,6 +137,11 @@ pub fn compile(document: &Value, templates: &Templates) -> Result<Compiled, Vec<
             None
         }
     };
+    if let Some(key) = crate::document::ordering_key(document) {
+        if let Err(e) = templates.compile(key) {
+            errors.push(FieldError::new("ordering.key", format!("template error: {e}")));
+        }
+    }
     let steps = match document.get("steps") {
         Some(Value::Array(list)) => compile_list(list, "steps", templates, &mut errors),
         None | Some(Value::Null) => Vec::new(),

@@ -148,6 +148,9 @@ pub struct NewEvent {
     pub execution: Option<ExecutionId>,
     /// Set the connector's structure from this event when it has none yet.
     pub capture_structure: bool,
+    /// The execution's ordering group (the connector's `ordering.key`, rendered): executions of one
+    /// group run one at a time in arrival order. `None` runs unordered.
+    pub order_group: Option<String>,
 }
 
 /// A stored event, as the logs show it.
@@ -198,6 +201,10 @@ pub struct Job {
     pub attempts: i64,
     pub run_at: Timestamp,
     pub lease_until: Timestamp,
+    /// The worker holding the lease.
+    pub worker: String,
+    /// A subscription's deliveries or an ordering group; finishing one may free the next.
+    pub group_key: Option<String>,
 }
 
 /// A job as the queue holds it, for tests and the operator.

@@ -109,12 +109,21 @@ pub async fn run(
                 break;
             };
             held.lock().expect("lock poisoned").insert(job.id.clone());
-            let (store, handler, held, worker) =
-                (store.clone(), handler.clone(), held.clone(), config.worker_id.clone());
+            let (store, handler, held, worker, wake) = (
+                store.clone(),
+                handler.clone(),
+                held.clone(),
+                config.worker_id.clone(),
+                wake.clone(),
+            );
             tasks.spawn(async move {
                 run_one(&*store, &*handler, &job, &worker).await;
                 held.lock().expect("lock poisoned").remove(&job.id);
                 drop(permit);
+                // The next job of its group (an ordering key, a subscription) may be free now.
+                if job.group_key.is_some() {
+                    wake.notify_one();
+                }
             });
         }
         if !idle && slots.available_permits() > 0 {

@@ -176,7 +176,7 @@ async fn receive_inner(
             None,
         ),
     };
-    let event = NewEvent {
+    let mut event = NewEvent {
         id: id.clone(),
         workspace_id: target.workspace_id.clone(),
         connector_id: target.connector_id.clone(),
@@ -193,7 +193,11 @@ async fn receive_inner(
         error: error.clone(),
         execution,
         capture_structure: !target.has_structure && status == EventStatus::Received,
+        order_group: None,
     };
+    if event.execution.is_some() {
+        event.order_group = order_group(&state, &target.document, &event);
+    }
     // Rendered before the write so the event moves into the queue without a copy.
     let reply = match &error {
         None => Some(respond(&state, &target.document, &event)),
@@ -237,6 +241,41 @@ fn rejected_body(id: &EventId, detail: String) -> Response {
 }
 
 /// The connector's response map rendered over the event, or the default answer.
+/// The ordering group of an event's execution: the connector's `ordering.key` rendered over the
+/// event, prefixed with the connector. A key that renders empty (or fails) leaves the execution
+/// unordered; a long key is hashed so it fits an index entry.
+fn order_group(state: &AppState, doc: &Value, event: &NewEvent) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let template = document::ordering_key(doc)?;
+    let ctx = json!({"event": event_context(event)});
+    let key = match state.templates.render_str(template, &ctx) {
+        Ok(rendered) => rendered.text().trim().to_owned(),
+        Err(e) => {
+            tracing::warn!(connector_id = %event.connector_id, error = %e, "The ordering key does not compile.");
+            return None;
+        }
+    };
+    if key.is_empty() {
+        return None;
+    }
+    let key = if key.len() > 200 {
+        format!("sha256:{:x}", Sha256::digest(key.as_bytes()))
+    } else {
+        key
+    };
+    Some(format!("order:{}:{key}", event.connector_id))
+}
+
+fn event_context(event: &NewEvent) -> Value {
+    context::event_value(
+        event.id.as_str(),
+        &event.method,
+        event.received_at,
+        &event.headers,
+        &event.parsed,
+    )
+}
+
 fn respond(state: &AppState, doc: &Value, event: &NewEvent) -> Response {
     let Some(map) = document::response_map(doc) else {
         let body = json!({"status": "accepted", "event_id": event.id.to_string()});
@@ -247,9 +286,7 @@ fn respond(state: &AppState, doc: &Value, event: &NewEvent) -> Response {
         )
             .into_response();
     };
-    let ctx = json!({
-        "event": context::event_value(event.id.as_str(), &event.method, event.received_at, &event.headers, &event.parsed),
-    });
+    let ctx = json!({"event": event_context(event)});
     let body = match state.templates.render_str(&map.body, &ctx) {
         Ok(rendered) => {
             if !rendered.errors.is_empty() {

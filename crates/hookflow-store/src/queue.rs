@@ -134,9 +134,10 @@ impl SqlStore {
         // claimed meanwhile would be claimed twice.
         let kind_list = placeholders(5, kinds.len());
         let db_now = self.dialect.now_millis();
-        // Only deliveries are grouped. Execution claims read the due jobs of
-        // their kinds straight off the (state, run_at) index: a self-join there
-        // made PostgreSQL's cached generic plan quadratic in the backlog.
+        // Deliveries of one subscription run at most GROUP_CAP at once. Execution
+        // claims read the due jobs straight off the (state, run_at) index (a
+        // self-join there made PostgreSQL's cached generic plan quadratic in the
+        // backlog); only an ordered execution looks up its group's earlier jobs.
         let pick = if kinds.contains(&JobKind::Delivery) {
             format!(
                 "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND id IN (\
@@ -147,8 +148,12 @@ impl SqlStore {
                  ORDER BY run_at, id LIMIT $4 {lock}"
             )
         } else {
+            // An execution of an ordering group waits while an earlier one of its group (by id,
+            // which is arrival order) is queued or running, a delayed or retrying one included.
             format!(
-                "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list}) \
+                "SELECT id FROM jobs j WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list}) \
+                 AND (group_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs p WHERE p.group_key = j.group_key \
+                 AND p.state IN ('queued', 'running') AND p.id < j.id)) \
                  ORDER BY run_at, id LIMIT $4 {lock}"
             )
         };

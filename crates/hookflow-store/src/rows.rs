@@ -101,7 +101,7 @@ pub fn stats(row: &AnyRow) -> R<Stats> {
 }
 
 pub const JOB_COLUMNS: &str =
-    "id, kind, workspace_id, target_id, state, run_at, attempts, lease_owner, lease_until, last_error";
+    "id, kind, workspace_id, target_id, state, run_at, attempts, lease_owner, lease_until, last_error, group_key";
 
 pub fn job(row: &AnyRow) -> R<Job> {
     Ok(Job {
@@ -112,6 +112,8 @@ pub fn job(row: &AnyRow) -> R<Job> {
         attempts: col(row, "attempts")?,
         run_at: Timestamp::from_millis(col(row, "run_at")?),
         lease_until: Timestamp::from_millis(col::<Option<i64>>(row, "lease_until")?.unwrap_or_default()),
+        worker: col::<Option<String>>(row, "lease_owner")?.unwrap_or_default(),
+        group_key: col(row, "group_key")?,
     })
 }
 

@@ -775,7 +775,14 @@ impl Store for SqlStore {
             .iter()
             .zip(&job_ids)
             .map(|((e, x), id)| {
-                crate::queue::job_row(id, JobKind::Execution, &e.workspace_id, x.as_str(), e.received_at, None)
+                crate::queue::job_row(
+                    id,
+                    JobKind::Execution,
+                    &e.workspace_id,
+                    x.as_str(),
+                    e.received_at,
+                    e.order_group.as_deref(),
+                )
             })
             .collect();
         insert_rows(&mut tx, "jobs", &crate::queue::JOB_INSERT_COLUMNS, &job_rows).await?;

@@ -70,5 +70,6 @@ pub fn event(c: &Connector, body: serde_json::Value) -> NewEvent {
         error: None,
         execution: Some(ExecutionId::new()),
         capture_structure: true,
+        order_group: None,
     }
 }

@@ -1,11 +1,14 @@
 //! Operating hookflow: roles, metrics, the queue and rate limits.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use hookflow::Role;
 use hookflow_test_support::TestDatabase;
 use serde_json::json;
+use tokio::time::Instant;
 
+use crate::peer::{Peer, Reply};
 use crate::utils::{eventually, on_every_database, post_event, problem, TestServer};
 
 fn metric(text: &str, line_start: &str) -> Option<f64> {
@@ -240,4 +243,90 @@ async fn work_queued_on_one_node_wakes_another() {
     );
     ingest.stop().await;
     worker.stop().await;
+}
+
+/// Ordering by key: 200 events across 10 keys, sent one after another to a connector ordered by
+/// `event.body.key`, calling a peer that answers in 100 ms (longer than ten events take to arrive). The peer sees each key's calls in
+/// arrival order and never one before the previous call of its key was answered, while calls of
+/// different keys overlap.
+#[tokio::test]
+async fn executions_of_one_ordering_key_run_one_at_a_time_in_arrival_order() {
+    const DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+    const EVENTS: u64 = 200;
+    on_every_database(|s, db| async move {
+        let mut peer = Peer::start(Reply {
+            delay: DELAY,
+            ..Reply::json(200, json!({"ok": true}))
+        })
+        .await;
+        let token = s.workspace("shop").await;
+        let c = s
+            .create_connector(
+                &token,
+                json!({"name": "Ordered", "config": {
+                    "ordering": {"key": "{{ event.body.key }}"},
+                    "steps": [{"id": "call", "type": "http_request", "method": "POST",
+                        "url": format!("{}/call", peer.base),
+                        "body": {"key": "{{ event.body.key }}", "n": "{{ event.body.n }}"}}]}}),
+            )
+            .await;
+        let url = c["url"].as_str().unwrap();
+        for n in 0..EVENTS {
+            post_event(&s, url, json!({"key": format!("k{}", n % 10), "n": n})).await;
+        }
+        let mut calls = Vec::new();
+        while calls.len() < EVENTS as usize {
+            let r = peer.next(60).await;
+            let body = r.json();
+            calls.push((
+                body["key"].as_str().unwrap().to_owned(),
+                body["n"].as_u64().unwrap(),
+                r.at,
+            ));
+        }
+        let mut by_key: HashMap<&str, Vec<(u64, Instant)>> = HashMap::new();
+        for (key, n, at) in &calls {
+            by_key.entry(key).or_default().push((*n, *at));
+        }
+        assert_eq!(by_key.len(), 10, "{db}");
+        for (key, list) in &by_key {
+            let order: Vec<u64> = list.iter().map(|(n, _)| *n).collect();
+            let expected: Vec<u64> = (0..EVENTS).filter(|n| format!("k{}", n % 10) == *key).collect();
+            assert_eq!(order, expected, "{db}: the calls of {key} came out of arrival order");
+            for pair in list.windows(2) {
+                assert!(
+                    pair[1].1 >= pair[0].1 + DELAY,
+                    "{db}: a call of {key} began before the previous one was answered"
+                );
+            }
+        }
+        // Keys do not wait for each other: some calls of different keys were in flight together.
+        let overlapping = calls
+            .windows(2)
+            .filter(|w| w[0].0 != w[1].0 && w[1].2 < w[0].2 + DELAY)
+            .count();
+        assert!(overlapping > 0, "{db}: calls of different keys never overlapped");
+
+        // A key template that does not compile is refused with its path.
+        let bad = problem(
+            s.put_config(
+                &token,
+                c["id"].as_str().unwrap(),
+                &json!({"ordering": {"key": "{{ event.body.key "}}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        assert_eq!(bad["errors"][0]["path"], "ordering.key", "{db}: {bad}");
+        let bad = problem(
+            s.put_config(&token, c["id"].as_str().unwrap(), &json!({"ordering": {"key": ""}}))
+                .await,
+            400,
+        )
+        .await;
+        assert_eq!(bad["errors"][0]["path"], "ordering.key", "{db}: {bad}");
+        s.stop().await;
+    })
+    .await;
 }
