@@ -116,10 +116,17 @@ impl ExecutionHandler {
             });
         };
         let id_ref = &id;
-        let finish = |status: EventStatus, error: Option<String>| async move {
-            self.store.finish_execution(id_ref, status, error.as_deref()).await?;
+        // The end of the execution, its last journal entries and the job's completion commit together.
+        let finish = |status: EventStatus, error: Option<String>, steps: Vec<StepRecord>| async move {
+            let held = self
+                .store
+                .finish_execution_with(id_ref, status, error.as_deref(), &steps, Some((&job.id, &job.worker)))
+                .await?;
+            if !held {
+                tracing::warn!(job_id = %job.id, "Job finished after its lease was lost.");
+            }
             self.metrics.executions.inc(status.as_str());
-            Ok(JobOutcome::Done)
+            Ok(JobOutcome::Settled)
         };
         let Some(version) = self
             .store
@@ -130,7 +137,7 @@ impl ExecutionHandler {
                 "version {} of the connector document is no longer kept",
                 execution.config_version
             );
-            return finish(EventStatus::Failed, Some(message)).await;
+            return finish(EventStatus::Failed, Some(message), Vec::new()).await;
         };
         let compiled = match self.cache.get_or_compile(
             &execution.connector_id,
@@ -143,13 +150,12 @@ impl ExecutionHandler {
                 return finish(
                     EventStatus::Failed,
                     Some(format!("the document does not compile: {message}")),
+                    Vec::new(),
                 )
                 .await
             }
         };
-        if execution.status != EventStatus::Running {
-            self.store.mark_execution(&id, EventStatus::Running).await?;
-        }
+        // The claim marked the execution running.
         let journal = self.store.journal(&id).await?;
         let settings = self.store.get_workspace(ws).await?;
         let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
@@ -174,14 +180,25 @@ impl ExecutionHandler {
         run.client = Some(self.client.clone());
         run.connector = Some(execution.connector_id.clone());
         run.metrics = Some(self.metrics.clone());
-        match run_all(&mut run, &compiled).await? {
-            Flow::Continue => finish(EventStatus::Succeeded, None).await,
-            Flow::Filtered => finish(EventStatus::Filtered, None).await,
-            Flow::Fail(message) => finish(EventStatus::Failed, Some(message)).await,
-            Flow::Retry { at, reason } => Ok(JobOutcome::Retry { at, reason }),
+        let flow = run_all(&mut run, &compiled).await?;
+        let steps = run.take_pending();
+        match flow {
+            Flow::Continue => finish(EventStatus::Succeeded, None, steps).await,
+            Flow::Filtered => finish(EventStatus::Filtered, None, steps).await,
+            Flow::Fail(message) => finish(EventStatus::Failed, Some(message), steps).await,
+            Flow::Retry { at, reason } => {
+                self.store.record_steps(&steps).await?;
+                Ok(JobOutcome::Retry { at, reason })
+            }
             Flow::Suspend(at) => {
-                self.store.mark_execution(&id, EventStatus::Waiting).await?;
-                Ok(JobOutcome::Later { at })
+                let held = self
+                    .store
+                    .suspend_execution(&id, &steps, (&job.id, &job.worker), at)
+                    .await?;
+                if !held {
+                    tracing::warn!(job_id = %job.id, "Job suspended after its lease was lost.");
+                }
+                Ok(JobOutcome::Settled)
             }
         }
     }

@@ -4,9 +4,16 @@
 //! entry is final is not run again: its stored output is put back into the
 //! context. So a retry or a restart resumes at the first unfinished step.
 //!
-//! Invariant: in live mode a step's journal entry is written before the next
-//! step starts; storage and counter steps write theirs in the same
-//! transaction as the change, so they happen exactly once.
+//! Invariants in live mode:
+//! - A step with an effect outside the run has its entry written as soon as
+//!   the effect happened (an action after its request, a contact change after
+//!   the change), with every entry before it, and before the next step starts.
+//!   Storage, counter and emit steps write theirs in the same transaction as
+//!   the change, so they happen exactly once.
+//! - Entries of steps without effects (filters, formatters, paths, iterators,
+//!   delays) wait in memory and are written with the next of those writes or
+//!   with the execution's end or suspension. Lost in a crash, they are simply
+//!   computed again: nothing outside the run saw them.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -72,6 +79,8 @@ pub struct Run<'a> {
     scopes: Vec<Map<String, Value>>,
     /// Every entry written or reused by this run, in order.
     pub records: Vec<StepRecord>,
+    /// Entries of steps without effects, not yet written (live only).
+    pending: Vec<StepRecord>,
     /// What a simulation did not do.
     pub side_effects: Vec<Value>,
     /// The workspace's country for local mobile numbers.
@@ -111,6 +120,7 @@ impl<'a> Run<'a> {
             ctx,
             scopes: Vec::new(),
             records: Vec::new(),
+            pending: Vec::new(),
             side_effects: Vec::new(),
             default_country: None,
             connector: None,
@@ -179,14 +189,35 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Writes a journal entry (live) and remembers it.
+    /// Keeps a journal entry to be written (live) and remembers it. Its step had no effect
+    /// outside the run; see [`Run::save_now`] for one that had.
     async fn save(&mut self, mut rec: StepRecord) -> Result<(), StoreError> {
         rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
         if self.mode == Mode::Live {
-            self.store.record_step(&rec).await?;
+            self.pending.push(rec.clone());
         }
         self.remember(rec);
         Ok(())
+    }
+
+    /// Writes a journal entry now, with every entry still pending before it.
+    async fn save_now(&mut self, rec: StepRecord) -> Result<(), StoreError> {
+        self.save(rec).await?;
+        self.flush().await
+    }
+
+    /// Writes the pending entries in one transaction.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.pending.is_empty() {
+            self.store.record_steps(&self.pending).await?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// The entries not yet written, for the write that ends or suspends the execution.
+    pub fn take_pending(&mut self) -> Vec<StepRecord> {
+        std::mem::take(&mut self.pending)
     }
 
     fn remember(&mut self, rec: StepRecord) {
@@ -287,6 +318,8 @@ impl<'a> Run<'a> {
                 }
                 let message = match self.mode {
                     Mode::Live => {
+                        // Earlier entries first, so the journal keeps its order.
+                        self.flush().await?;
                         rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
                         // The event and this entry commit together: emitted exactly once.
                         self.store
@@ -583,7 +616,7 @@ impl<'a> Run<'a> {
         self.ctx["contact"] = output.clone();
         rec.output = output;
         self.set_output(&step.id, rec.output.clone());
-        self.save(rec).await?;
+        self.save_now(rec).await?;
         Ok(Flow::Continue)
     }
 
@@ -673,7 +706,7 @@ impl<'a> Run<'a> {
                 rec.output = output;
                 rec.error = None;
                 self.set_output(&step.id, rec.output.clone());
-                self.save(rec).await?;
+                self.save_now(rec).await?;
                 Ok(Flow::Continue)
             }
             hookflow_delivery::Outcome::Retry {
@@ -688,16 +721,23 @@ impl<'a> Run<'a> {
                             "attempt {attempt} of {}: {reason}; next at {at}",
                             plan.retry.attempts
                         ));
-                        self.save(rec).await?;
+                        self.save_now(rec).await?;
                         Ok(Flow::Retry { at, reason })
                     }
                     None => {
-                        self.fail(step, rec, format!("gave up after {attempt} attempts: {reason}"))
-                            .await
+                        let flow = self
+                            .fail(step, rec, format!("gave up after {attempt} attempts: {reason}"))
+                            .await?;
+                        self.flush().await?;
+                        Ok(flow)
                     }
                 }
             }
-            hookflow_delivery::Outcome::GiveUp { reason, .. } => self.fail(step, rec, reason).await,
+            hookflow_delivery::Outcome::GiveUp { reason, .. } => {
+                let flow = self.fail(step, rec, reason).await?;
+                self.flush().await?;
+                Ok(flow)
+            }
         }
     }
 
@@ -760,6 +800,8 @@ impl<'a> Run<'a> {
                 .await?
                 .map(|v| if v.is_null() { json!(0) } else { v }),
             (Mode::Live, _) => {
+                // Earlier entries first, so the journal keeps its order.
+                self.flush().await?;
                 rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
                 let result = self.store.storage_apply(&self.workspace, &op, Some(&rec)).await?;
                 if let Ok(value) = &result {

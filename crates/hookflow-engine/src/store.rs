@@ -732,8 +732,12 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_execution(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()>;
     /// The journal of an execution, in step order.
     async fn journal(&self, id: &ExecutionId) -> StoreResult<Vec<StepRecord>>;
+    /// Writes (or replaces) journal entries, all in one transaction.
+    async fn record_steps(&self, records: &[StepRecord]) -> StoreResult<()>;
     /// Writes (or replaces) one journal entry.
-    async fn record_step(&self, record: &StepRecord) -> StoreResult<()>;
+    async fn record_step(&self, record: &StepRecord) -> StoreResult<()> {
+        self.record_steps(std::slice::from_ref(record)).await
+    }
     /// Applies a storage operation and answers the value after it (`null` for
     /// a missing key). When `journal` is given it is written in the same
     /// transaction with `output = {"value": <that value>}`, so the operation
@@ -748,5 +752,30 @@ pub trait Store: Send + Sync + 'static {
     /// document; the event's status starts over at `received`.
     async fn replay_event(&self, ws: &WorkspaceId, event: &EventId, version: i64) -> StoreResult<Option<ExecutionId>>;
     /// Records the outcome of an execution on it, its event and the stats.
-    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()>;
+    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()> {
+        self.finish_execution_with(id, status, error, &[], None)
+            .await
+            .map(|_| ())
+    }
+    /// [`Store::finish_execution`] in one transaction with journal entries not yet written
+    /// and, when `job` names a job and the worker holding it, the job's completion.
+    /// Answers false when the job was given, but is no longer held by that worker.
+    async fn finish_execution_with(
+        &self,
+        id: &ExecutionId,
+        status: EventStatus,
+        error: Option<&str>,
+        steps: &[StepRecord],
+        job: Option<(&JobId, &str)>,
+    ) -> StoreResult<bool>;
+    /// Parks an execution in a delay, in one transaction: journal entries not yet written
+    /// (the delay's `waiting` one among them), the status `waiting`, and its job, held by
+    /// `job.1`, queued again for `at`. Answers false when the job is no longer held.
+    async fn suspend_execution(
+        &self,
+        id: &ExecutionId,
+        steps: &[StepRecord],
+        job: (&JobId, &str),
+        at: Timestamp,
+    ) -> StoreResult<bool>;
 }

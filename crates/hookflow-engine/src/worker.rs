@@ -16,6 +16,8 @@ use crate::store::{Job, Store};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
     Done,
+    /// The handler settled the job itself, in one transaction with what the run wrote last.
+    Settled,
     /// Try again at the given time; the reason is stored on the job.
     Retry {
         at: Timestamp,
@@ -159,6 +161,7 @@ async fn run_one(store: &dyn Store, handler: &dyn JobHandler, job: &Job, worker:
         tracing::info_span!("job", job_id = %job.id, kind = %job.kind, target = %job.target_id, attempt = job.attempts);
     let outcome = handler.run(job).instrument(span).await;
     let result = match &outcome {
+        JobOutcome::Settled => return,
         JobOutcome::Done => store.complete_job(&job.id, worker).await,
         JobOutcome::Retry { at, reason } => store.retry_job(&job.id, worker, *at, reason).await,
         JobOutcome::GiveUp { reason } => store.kill_job(&job.id, worker, reason).await,

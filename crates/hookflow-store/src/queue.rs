@@ -12,7 +12,7 @@ use std::time::Duration;
 use hookflow_core::{JobId, JobKind, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::{Job, JobRow, StoreResult};
 use hookflow_engine::StoreError;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::batch::Val;
 
@@ -89,6 +89,38 @@ pub(crate) fn job_row<'a>(
         Val::Int(now),
         Val::OptText(group),
     ]
+}
+
+/// Moves a running job that `worker` holds to `state`, on `conn` (a transaction's, to settle the
+/// job together with what its run wrote). Answers whether the worker still held it.
+pub(crate) async fn settle_on(
+    conn: &mut AnyConnection,
+    job: &JobId,
+    worker: &str,
+    state: JobState,
+    run_at: Option<Timestamp>,
+    error: Option<&str>,
+    uncount: bool,
+) -> StoreResult<bool> {
+    let now = Timestamp::now();
+    let attempts = if uncount { "attempts - 1" } else { "attempts" };
+    // Without a new due time, run_at stays as it is: no read of the row first.
+    let run_at_set = if run_at.is_some() { "run_at = $6, " } else { "" };
+    let sql = format!(
+        "UPDATE jobs SET state = $1, {run_at_set}last_error = $2, attempts = {attempts}, lease_owner = NULL, \
+         lease_until = NULL, updated_at = $3 WHERE id = $4 AND state = 'running' AND lease_owner = $5"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(state.as_str())
+        .bind(error.unwrap_or(""))
+        .bind(now.as_millis())
+        .bind(job.as_str())
+        .bind(worker);
+    if let Some(at) = run_at {
+        query = query.bind(at.as_millis());
+    }
+    let changed = query.execute(&mut *conn).await.map_err(db_error)?;
+    Ok(changed.rows_affected() == 1)
 }
 
 /// The PostgreSQL channel on which a commit that queued due work wakes every node.
@@ -170,8 +202,38 @@ impl SqlStore {
         for kind in kinds {
             query = query.bind(kind.as_str());
         }
-        let claimed = query.fetch_all(&self.write).await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
+        let claimed = query.fetch_all(&mut *tx).await.map_err(db_error)?;
         let mut jobs = claimed.iter().map(rows::job).collect::<StoreResult<Vec<_>>>()?;
+        // The claimed executions show as running from now on, in the same commit.
+        let executions: Vec<&str> = jobs
+            .iter()
+            .filter(|j| j.kind == JobKind::Execution)
+            .map(|j| j.target_id.as_str())
+            .collect();
+        if !executions.is_empty() {
+            let list = placeholders(2, executions.len());
+            let sql = format!(
+                "UPDATE executions SET status = 'running', started_at = COALESCE(started_at, $1) \
+                 WHERE finished_at IS NULL AND id IN ({list})"
+            );
+            let mut query = sqlx::query(&sql).bind(now.as_millis());
+            for id in &executions {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await.map_err(db_error)?;
+            let sql = format!(
+                "UPDATE events SET status = 'running' WHERE status IN ('received', 'waiting') \
+                 AND execution_id IN ({})",
+                placeholders(1, executions.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in &executions {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await.map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
         jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(jobs)
     }
@@ -209,25 +271,8 @@ impl SqlStore {
         error: Option<&str>,
         uncount: bool,
     ) -> StoreResult<bool> {
-        let now = Timestamp::now();
-        let attempts = if uncount { "attempts - 1" } else { "attempts" };
-        // Without a new due time, run_at stays as it is: no read of the row first.
-        let run_at_set = if run_at.is_some() { "run_at = $6, " } else { "" };
-        let sql = format!(
-            "UPDATE jobs SET state = $1, {run_at_set}last_error = $2, attempts = {attempts}, lease_owner = NULL, \
-             lease_until = NULL, updated_at = $3 WHERE id = $4 AND state = 'running' AND lease_owner = $5"
-        );
-        let mut query = sqlx::query(&sql)
-            .bind(state.as_str())
-            .bind(error.unwrap_or(""))
-            .bind(now.as_millis())
-            .bind(job.as_str())
-            .bind(worker);
-        if let Some(at) = run_at {
-            query = query.bind(at.as_millis());
-        }
-        let changed = query.execute(&self.write).await.map_err(db_error)?;
-        Ok(changed.rows_affected() == 1)
+        let mut conn = self.write.acquire().await.map_err(db_error)?;
+        settle_on(&mut conn, job, worker, state, run_at, error, uncount).await
     }
 
     pub(crate) async fn reclaim(&self) -> StoreResult<u64> {

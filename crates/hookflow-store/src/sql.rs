@@ -16,6 +16,7 @@ use hookflow_engine::store::{
 };
 use hookflow_engine::{Store, StoreError};
 use serde_json::{json, Value};
+use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::rows::{self, CONNECTOR_COLUMNS, EVENT_COLUMNS, STATS_COLUMNS};
@@ -1001,8 +1002,8 @@ impl Store for SqlStore {
         self.steps_of(id).await
     }
 
-    async fn record_step(&self, record: &hookflow_engine::store::StepRecord) -> StoreResult<()> {
-        self.put_step(record).await
+    async fn record_steps(&self, records: &[hookflow_engine::store::StepRecord]) -> StoreResult<()> {
+        self.put_steps(records).await
     }
 
     async fn storage_apply(
@@ -1018,7 +1019,14 @@ impl Store for SqlStore {
         self.replay(ws, event, version).await
     }
 
-    async fn finish_execution(&self, id: &ExecutionId, status: EventStatus, error: Option<&str>) -> StoreResult<()> {
+    async fn finish_execution_with(
+        &self,
+        id: &ExecutionId,
+        status: EventStatus,
+        error: Option<&str>,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: Option<(&JobId, &str)>,
+    ) -> StoreResult<bool> {
         let column = match status {
             EventStatus::Succeeded => "succeeded",
             EventStatus::Failed => "failed",
@@ -1026,6 +1034,9 @@ impl Store for SqlStore {
             other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
         };
         let mut tx = self.begin().await?;
+        for step in steps {
+            crate::steps::write_step(&mut tx, step).await?;
+        }
         let row = sqlx::query(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
              WHERE id = $4 AND finished_at IS NULL RETURNING connector_id, workspace_id, event_id, config_version",
@@ -1037,18 +1048,61 @@ impl Store for SqlStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        let Some(row) = row else { return Ok(()) };
-        let connector: String = col(&row, "connector_id")?;
+        // Already finished (by an earlier holder of the job): only the job is left to settle.
+        if let Some(row) = row {
+            self.finished_in(&mut tx, id, status, column, error, &row).await?;
+        }
+        let held = match job {
+            Some((job, worker)) => {
+                crate::queue::settle_on(&mut tx, job, worker, JobState::Done, None, None, false).await?
+            }
+            None => true,
+        };
+        tx.commit().await.map_err(db_error)?;
+        Ok(held)
+    }
+
+    async fn suspend_execution(
+        &self,
+        id: &ExecutionId,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: (&JobId, &str),
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        for step in steps {
+            crate::steps::write_step(&mut tx, step).await?;
+        }
+        crate::steps::set_status_in(&mut tx, id, EventStatus::Waiting).await?;
+        let held = crate::queue::settle_on(&mut tx, job.0, job.1, JobState::Queued, Some(at), None, false).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(held)
+    }
+}
+
+impl SqlStore {
+    /// What finishing an execution changes besides its row: the `execution.*` message, the event's
+    /// status and the connector's counters. `row` is the finished execution's.
+    async fn finished_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &ExecutionId,
+        status: EventStatus,
+        column: &str,
+        error: Option<&str>,
+        row: &AnyRow,
+    ) -> StoreResult<()> {
+        let connector: String = col(row, "connector_id")?;
         let (ws, event_id, version): (String, String, i64) = (
-            col(&row, "workspace_id")?,
-            col(&row, "event_id")?,
-            col(&row, "config_version")?,
+            col(row, "workspace_id")?,
+            col(row, "event_id")?,
+            col(row, "config_version")?,
         );
-        let subs = crate::subscriptions::enabled_subscriptions(&mut tx, &ws).await?;
+        let subs = crate::subscriptions::enabled_subscriptions(tx, &ws).await?;
         let data = json!({"execution_id": id, "event_id": event_id, "connector_id": connector, "status": status.as_str(),
             "error": error, "config_version": version, "finished_at": Timestamp::now().to_rfc3339()});
         crate::subscriptions::emit_in(
-            &mut tx,
+            tx,
             &ws,
             &subs,
             &format!("execution.{}", status.as_str()),
@@ -1059,7 +1113,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
             .bind(status.as_str())
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db_error)?;
         if let Some(error) = error {
@@ -1070,9 +1124,9 @@ impl Store for SqlStore {
         );
         sqlx::query(&sql)
             .bind(&connector)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        Ok(())
     }
 }

@@ -60,6 +60,30 @@ fn step(row: &AnyRow) -> StoreResult<StepRecord> {
     })
 }
 
+/// Moves an unfinished execution, and its event if the execution is the event's latest, to `status`.
+pub(crate) async fn set_status_in(
+    tx: &mut Transaction<'static, Any>,
+    id: &ExecutionId,
+    status: EventStatus,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE executions SET status = $1, started_at = COALESCE(started_at, $2) WHERE id = $3 AND finished_at IS NULL",
+    )
+    .bind(status.as_str())
+    .bind(Timestamp::now().as_millis())
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
+        .bind(status.as_str())
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 pub(crate) async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO execution_steps (execution_id, step_key, seq, step_id, step_type, status, input, output, error, \
@@ -121,23 +145,8 @@ impl SqlStore {
     }
 
     pub(crate) async fn set_execution_status(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
-        let now = Timestamp::now().as_millis();
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE executions SET status = $1, started_at = COALESCE(started_at, $2) WHERE id = $3 AND finished_at IS NULL",
-        )
-        .bind(status.as_str())
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
-            .bind(status.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        set_status_in(&mut tx, id, status).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -153,9 +162,14 @@ impl SqlStore {
         rows.iter().map(step).collect()
     }
 
-    pub(crate) async fn put_step(&self, record: &StepRecord) -> StoreResult<()> {
+    pub(crate) async fn put_steps(&self, records: &[StepRecord]) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin().await?;
-        write_step(&mut tx, record).await?;
+        for record in records {
+            write_step(&mut tx, record).await?;
+        }
         tx.commit().await.map_err(db_error)
     }
 

@@ -276,3 +276,102 @@ async fn versions_that_running_executions_need_are_kept() {
     })
     .await;
 }
+
+/// A claim marks the execution running; its end, its last journal entries and its job's
+/// completion commit together; a suspension parks the job until its time; a worker that lost
+/// the lease is told so.
+#[tokio::test]
+async fn finishing_and_suspending_settle_the_job_in_the_same_commit() {
+    use hookflow_core::JobKind;
+    on_every_database(|store, db| async move {
+        let ws = workspace(&*store, "a").await;
+        let c = connector(&*store, &ws, "orders").await;
+        let events = [event(&c, json!({"n": 1})), event(&c, json!({"n": 2}))];
+        store.insert_events(&events).await.unwrap();
+        let lease = std::time::Duration::from_secs(30);
+        let jobs = store.claim_jobs(&[JobKind::Execution], "w", 2, lease).await.unwrap();
+        assert_eq!(jobs.len(), 2, "{db}");
+        assert!(jobs.iter().all(|j| j.worker == "w"), "{db}");
+        let job_of = |e: &hookflow_engine::store::NewEvent| {
+            let exe = e.execution.clone().unwrap();
+            jobs.iter().find(|j| j.target_id == exe.as_str()).unwrap().id.clone()
+        };
+        let (first, second) = (&events[0], &events[1]);
+        let exe = first.execution.clone().unwrap();
+        let got = store.get_execution(&ws, &exe).await.unwrap().unwrap();
+        assert_eq!(
+            (got.status, got.started_at.is_some()),
+            (EventStatus::Running, true),
+            "{db}"
+        );
+        assert_eq!(
+            store.get_event(&ws, &first.id).await.unwrap().unwrap().status,
+            EventStatus::Running,
+            "{db}"
+        );
+
+        // Suspended: the waiting entry is written, the job is queued for later.
+        let at = Timestamp::from_millis(Timestamp::now().as_millis() + 60_000);
+        let mut waiting = record(first, "wait", 1);
+        waiting.status = StepStatus::Waiting;
+        let job = job_of(first);
+        assert!(
+            store
+                .suspend_execution(&exe, &[waiting], (&job, "w"), at)
+                .await
+                .unwrap(),
+            "{db}"
+        );
+        let row = store.get_job(&job).await.unwrap().unwrap();
+        assert_eq!(
+            (row.state, row.run_at, row.lease_owner),
+            (JobState::Queued, at, None),
+            "{db}"
+        );
+        assert_eq!(
+            store.journal(&exe).await.unwrap()[0].status,
+            StepStatus::Waiting,
+            "{db}"
+        );
+        let got = store.get_execution(&ws, &exe).await.unwrap().unwrap();
+        assert_eq!(got.status, EventStatus::Waiting, "{db}");
+
+        // Finished: entries, status and the job's completion at once.
+        let exe2 = second.execution.clone().unwrap();
+        let job2 = job_of(second);
+        let steps = [record(second, "a", 1), record(second, "b", 2)];
+        assert!(
+            store
+                .finish_execution_with(&exe2, EventStatus::Succeeded, None, &steps, Some((&job2, "w")))
+                .await
+                .unwrap(),
+            "{db}"
+        );
+        assert_eq!(store.journal(&exe2).await.unwrap().len(), 2, "{db}");
+        assert_eq!(
+            store.get_job(&job2).await.unwrap().unwrap().state,
+            JobState::Done,
+            "{db}"
+        );
+        let got = store.get_execution(&ws, &exe2).await.unwrap().unwrap();
+        assert_eq!(
+            (got.status, got.finished_at.is_some()),
+            (EventStatus::Succeeded, true),
+            "{db}"
+        );
+
+        // A worker that no longer holds the job hears so; the execution stays finished once.
+        assert!(
+            !store
+                .finish_execution_with(&exe2, EventStatus::Failed, Some("late"), &[], Some((&job2, "w")))
+                .await
+                .unwrap(),
+            "{db}"
+        );
+        let got = store.get_execution(&ws, &exe2).await.unwrap().unwrap();
+        assert_eq!(got.status, EventStatus::Succeeded, "{db}");
+        let stats = store.stats(&ws, &c.id).await.unwrap().unwrap();
+        assert_eq!((stats.lifetime.succeeded, stats.lifetime.failed), (1, 0), "{db}");
+    })
+    .await;
+}
