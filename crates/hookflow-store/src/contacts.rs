@@ -11,7 +11,7 @@ use hookflow_engine::store::{
 use hookflow_engine::StoreError;
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 use crate::sql::{db_error, page, SqlStore};
 use crate::{col, Dialect};
@@ -88,12 +88,7 @@ pub(crate) fn contact_data(c: &Contact) -> Value {
 }
 
 /// Emits `contact.created` or `contact.updated`, and `contact.tagged` when tags were added.
-async fn announce(
-    tx: &mut Transaction<'static, Any>,
-    c: &Contact,
-    created: bool,
-    changes: &ContactChanges,
-) -> StoreResult<()> {
+async fn announce(tx: &mut AnyConnection, c: &Contact, created: bool, changes: &ContactChanges) -> StoreResult<()> {
     let subs = crate::subscriptions::enabled_subscriptions(tx, c.workspace_id.as_str()).await?;
     if subs.is_empty() {
         return Ok(());
@@ -117,7 +112,7 @@ fn placeholders(start: usize, n: usize) -> String {
 
 impl SqlStore {
     /// Fills in the tags and attributes of contacts, in two queries.
-    async fn complete(&self, tx: &mut Transaction<'static, Any>, contacts: &mut [Contact]) -> StoreResult<()> {
+    async fn complete(&self, tx: &mut AnyConnection, contacts: &mut [Contact]) -> StoreResult<()> {
         if contacts.is_empty() {
             return Ok(());
         }
@@ -129,7 +124,7 @@ impl SqlStore {
         for id in &ids {
             q = q.bind(*id);
         }
-        for row in q.fetch_all(&mut **tx).await.map_err(db_error)? {
+        for row in q.fetch_all(&mut *tx).await.map_err(db_error)? {
             tags.entry(col(&row, "contact_id")?)
                 .or_default()
                 .push(col(&row, "tag")?);
@@ -142,7 +137,7 @@ impl SqlStore {
         for id in &ids {
             q = q.bind(*id);
         }
-        for row in q.fetch_all(&mut **tx).await.map_err(db_error)? {
+        for row in q.fetch_all(&mut *tx).await.map_err(db_error)? {
             let value = json(&col::<String>(&row, "value")?, "attribute value")?;
             attrs
                 .entry(col(&row, "contact_id")?)
@@ -156,17 +151,12 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn contact_in(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        ws: &WorkspaceId,
-        id: &str,
-    ) -> StoreResult<Option<Contact>> {
+    async fn contact_in(&self, tx: &mut AnyConnection, ws: &WorkspaceId, id: &str) -> StoreResult<Option<Contact>> {
         let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(ws.as_str())
             .bind(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
@@ -177,7 +167,7 @@ impl SqlStore {
     }
 
     async fn find_contact(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut AnyConnection,
         ws: &WorkspaceId,
         find: &ContactMatch,
     ) -> StoreResult<Option<String>> {
@@ -207,7 +197,7 @@ impl SqlStore {
             for b in binds {
                 q = q.bind(b);
             }
-            if let Some(row) = q.fetch_optional(&mut **tx).await.map_err(db_error)? {
+            if let Some(row) = q.fetch_optional(&mut *tx).await.map_err(db_error)? {
                 return Ok(Some(col(&row, "id")?));
             }
         }
@@ -215,7 +205,7 @@ impl SqlStore {
     }
 
     async fn apply_changes(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut AnyConnection,
         ws: &WorkspaceId,
         id: &str,
         changes: &ContactChanges,
@@ -234,7 +224,7 @@ impl SqlStore {
         .bind(now)
         .bind(ws.as_str())
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         for (name, value) in &changes.attributes {
@@ -242,7 +232,7 @@ impl SqlStore {
                 sqlx::query("DELETE FROM contact_attributes WHERE contact_id = $1 AND name = $2")
                     .bind(id)
                     .bind(name)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
                 continue;
@@ -256,7 +246,7 @@ impl SqlStore {
             .bind(name)
             .bind(value.to_string())
             .bind(lookup_text(value))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?;
         }
@@ -267,7 +257,7 @@ impl SqlStore {
             .bind(id)
             .bind(ws.as_str())
             .bind(tag)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?;
         }
@@ -275,7 +265,7 @@ impl SqlStore {
             sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag = $2")
                 .bind(id)
                 .bind(tag)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
         }

@@ -15,6 +15,7 @@ mod rows;
 mod sql;
 mod steps;
 mod subscriptions;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Once;

@@ -12,12 +12,13 @@ use std::time::Duration;
 use hookflow_core::{JobId, JobKind, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::{Job, JobRow, StoreResult};
 use hookflow_engine::StoreError;
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::AnyConnection;
 
 use crate::batch::Val;
 
 use crate::rows::{self, JOB_COLUMNS};
 use crate::sql::{db_error, SqlStore};
+use crate::writer::{Done, Op};
 use crate::{col, Dialect};
 
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.
@@ -29,7 +30,7 @@ fn placeholders(start: usize, n: usize) -> String {
 }
 
 pub(crate) async fn insert_job(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     kind: JobKind,
     ws: &WorkspaceId,
     target: &str,
@@ -40,7 +41,7 @@ pub(crate) async fn insert_job(
 
 /// A job whose group (a subscription) runs at most [`GROUP_CAP`] at once.
 pub(crate) async fn insert_job_in_group(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     kind: JobKind,
     ws: &WorkspaceId,
     target: &str,
@@ -128,11 +129,11 @@ pub(crate) const WORK_CHANNEL: &str = "hookflow_work";
 
 /// Tells every node, when the transaction commits, that work is due
 /// (PostgreSQL; repeated notifications in one transaction are sent once).
-pub(crate) async fn announce_work(tx: &mut Transaction<'static, Any>, dialect: Dialect) -> StoreResult<()> {
+pub(crate) async fn announce_work(tx: &mut AnyConnection, dialect: Dialect) -> StoreResult<()> {
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(WORK_CHANNEL)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?;
     }
@@ -154,6 +155,24 @@ impl SqlStore {
         if kinds.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
+        let op = Op::Claim {
+            kinds: kinds.to_vec(),
+            worker: worker.to_owned(),
+            limit,
+            lease,
+        };
+        self.submit(op).await.map(Done::jobs)
+    }
+
+    /// Claims up to `limit` due jobs of `kinds` for `worker`, in due order.
+    pub(crate) async fn claim_on(
+        &self,
+        tx: &mut AnyConnection,
+        kinds: &[JobKind],
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<Job>> {
         let now = Timestamp::now();
         let lock = match self.dialect {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -202,7 +221,6 @@ impl SqlStore {
         for kind in kinds {
             query = query.bind(kind.as_str());
         }
-        let mut tx = self.begin().await?;
         let claimed = query.fetch_all(&mut *tx).await.map_err(db_error)?;
         let mut jobs = claimed.iter().map(rows::job).collect::<StoreResult<Vec<_>>>()?;
         // The claimed executions show as running from now on, in the same commit.
@@ -233,7 +251,6 @@ impl SqlStore {
             }
             query.execute(&mut *tx).await.map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)?;
         jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(jobs)
     }
@@ -271,8 +288,15 @@ impl SqlStore {
         error: Option<&str>,
         uncount: bool,
     ) -> StoreResult<bool> {
-        let mut conn = self.write.acquire().await.map_err(db_error)?;
-        settle_on(&mut conn, job, worker, state, run_at, error, uncount).await
+        let op = Op::Settle {
+            job: job.clone(),
+            worker: worker.to_owned(),
+            state,
+            run_at,
+            error: error.map(str::to_owned),
+            uncount,
+        };
+        self.submit(op).await.map(Done::held)
     }
 
     pub(crate) async fn reclaim(&self) -> StoreResult<u64> {

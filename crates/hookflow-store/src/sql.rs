@@ -17,9 +17,10 @@ use hookflow_engine::store::{
 use hookflow_engine::{Store, StoreError};
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 use crate::rows::{self, CONNECTOR_COLUMNS, EVENT_COLUMNS, STATS_COLUMNS};
+use crate::writer::{Done, Op};
 use crate::{col, Dialect, StoreOptions};
 
 /// The store over SQLite or PostgreSQL.
@@ -31,6 +32,8 @@ pub struct SqlStore {
     pub(crate) dialect: Dialect,
     /// Where the database is, for the PostgreSQL listener.
     pub(crate) backend: crate::Backend,
+    /// SQLite's group-commit task for the hot writes; `None` on PostgreSQL.
+    pub(crate) writer: Option<crate::writer::Writer>,
 }
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
@@ -63,12 +66,17 @@ impl SqlStore {
             sqlx::Error::Migrate(m) => StoreError::Internal(format!("migration failed: {m}")),
             other => db_error(other),
         })?;
-        Ok(Self {
+        let mut store = Self {
             write,
             read,
             dialect,
             backend: options.backend.clone(),
-        })
+            writer: None,
+        };
+        if dialect == Dialect::Sqlite {
+            store.writer = Some(crate::writer::Writer::start(store.clone()));
+        }
+        Ok(store)
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -106,10 +114,11 @@ impl SqlStore {
         }))
     }
 
-    /// How many ingest transactions should commit at once on this database.
+    /// How many ingest batches should be under way at once on this database. On SQLite
+    /// one waits in the group-commit queue while the other commits.
     pub fn ingest_in_flight(&self) -> usize {
         match self.dialect {
-            Dialect::Sqlite => 1,
+            Dialect::Sqlite => 2,
             Dialect::Postgres => 4,
         }
     }
@@ -124,7 +133,7 @@ impl SqlStore {
     }
 
     async fn connector_in(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut AnyConnection,
         ws: &WorkspaceId,
         id: &ConnectorId,
     ) -> StoreResult<Option<Connector>> {
@@ -132,14 +141,14 @@ impl SqlStore {
         let row = sqlx::query(&sql)
             .bind(ws.as_str())
             .bind(id.as_str())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
         row.as_ref().map(rows::connector).transpose()
     }
 
     async fn insert_version(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut AnyConnection,
         id: &ConnectorId,
         version: i64,
         document: &str,
@@ -154,7 +163,7 @@ impl SqlStore {
         .bind(document)
         .bind(note)
         .bind(now.as_millis())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         sqlx::query(
@@ -164,7 +173,7 @@ impl SqlStore {
         )
         .bind(id.as_str())
         .bind(version - VERSIONS_KEPT)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         Ok(())
@@ -702,159 +711,10 @@ impl Store for SqlStore {
     }
 
     async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<()> {
-        use crate::batch::{insert_rows, Val};
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        // Every column of every row first, then one multi-row INSERT per table.
-        let mut headers = Vec::with_capacity(events.len());
-        let mut parsed = Vec::with_capacity(events.len());
-        for e in events {
-            headers.push(serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?);
-            parsed.push(to_json(&e.parsed));
-        }
-        let event_rows: Vec<Vec<Val>> = events
-            .iter()
-            .zip(headers.iter().zip(&parsed))
-            .map(|(e, (headers, parsed))| {
-                vec![
-                    Val::Text(e.id.as_str()),
-                    Val::Text(e.workspace_id.as_str()),
-                    Val::Text(e.connector_id.as_str()),
-                    Val::Int(e.received_at.as_millis()),
-                    Val::Text(e.status.as_str()),
-                    Val::Int(e.config_version),
-                    Val::Text(&e.method),
-                    Val::Text(&e.path),
-                    Val::Text(&e.query),
-                    Val::Text(headers),
-                    Val::OptText(e.content_type.as_deref()),
-                    Val::Bytes(e.body.as_slice()),
-                    Val::Text(parsed),
-                    Val::OptText(e.error.as_deref()),
-                    Val::OptText(e.execution.as_ref().map(ExecutionId::as_str)),
-                ]
-            })
-            .collect();
-        insert_rows(&mut tx, "events", &EVENT_INSERT_COLUMNS, &event_rows).await?;
-        let runs: Vec<(&NewEvent, &ExecutionId)> = events
-            .iter()
-            .filter_map(|e| e.execution.as_ref().map(|x| (e, x)))
-            .collect();
-        let execution_rows: Vec<Vec<Val>> = runs
-            .iter()
-            .map(|(e, x)| {
-                vec![
-                    Val::Text(x.as_str()),
-                    Val::Text(e.workspace_id.as_str()),
-                    Val::Text(e.id.as_str()),
-                    Val::Text(e.connector_id.as_str()),
-                    Val::Int(e.config_version),
-                    Val::Text("received"),
-                    Val::Int(e.received_at.as_millis()),
-                ]
-            })
-            .collect();
-        insert_rows(
-            &mut tx,
-            "executions",
-            &[
-                "id",
-                "workspace_id",
-                "event_id",
-                "connector_id",
-                "config_version",
-                "status",
-                "created_at",
-            ],
-            &execution_rows,
-        )
-        .await?;
-        let job_ids: Vec<JobId> = runs.iter().map(|_| JobId::new()).collect();
-        let job_rows: Vec<Vec<Val>> = runs
-            .iter()
-            .zip(&job_ids)
-            .map(|((e, x), id)| {
-                crate::queue::job_row(
-                    id,
-                    JobKind::Execution,
-                    &e.workspace_id,
-                    x.as_str(),
-                    e.received_at,
-                    e.order_group.as_deref(),
-                )
-            })
-            .collect();
-        insert_rows(&mut tx, "jobs", &crate::queue::JOB_INSERT_COLUMNS, &job_rows).await?;
-
-        // (received, rejected) per connector, applied once per batch.
-        let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-        // Each workspace's subscriptions, read once per batch.
-        let mut subscriptions: BTreeMap<&str, Vec<Subscription>> = BTreeMap::new();
-        for e in events {
-            if e.capture_structure {
-                sqlx::query(
-                    "UPDATE connectors SET structure = $1, sample_custom_variables = $2 \
-                     WHERE id = $3 AND structure IS NULL",
-                )
-                .bind(to_json(e.parsed.get("body").unwrap_or(&Value::Null)))
-                .bind(to_json(e.parsed.get("custom_variables").unwrap_or(&Value::Null)))
-                .bind(e.connector_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            }
-            if !subscriptions.contains_key(e.workspace_id.as_str()) {
-                let found = crate::subscriptions::enabled_subscriptions(&mut tx, e.workspace_id.as_str()).await?;
-                subscriptions.insert(e.workspace_id.as_str(), found);
-            }
-            let subs = &subscriptions[e.workspace_id.as_str()];
-            if !subs.is_empty() {
-                let (event_type, data) = match e.status {
-                    EventStatus::Rejected => (
-                        "event.rejected",
-                        json!({"event_id": e.id, "connector_id": e.connector_id,
-                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
-                        "size": e.body.len(), "error": e.error}),
-                    ),
-                    _ => (
-                        "event.received",
-                        json!({"event_id": e.id, "connector_id": e.connector_id,
-                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
-                        "size": e.body.len(), "execution_id": e.execution}),
-                    ),
-                };
-                crate::subscriptions::emit_in(
-                    &mut tx,
-                    e.workspace_id.as_str(),
-                    subs,
-                    event_type,
-                    Some(e.connector_id.as_str()),
-                    &data,
-                )
-                .await?;
-            }
-            let entry = counts.entry(e.connector_id.as_str()).or_default();
-            entry.0 += 1;
-            entry.1 += i64::from(e.status == EventStatus::Rejected);
-        }
-        if !runs.is_empty() {
-            crate::queue::announce_work(&mut tx, self.dialect).await?;
-        }
-        for (connector, (received, rejected)) in counts {
-            sqlx::query(
-                "UPDATE connector_stats SET received = received + $1, r_received = r_received + $1, \
-                 rejected = rejected + $2, r_rejected = r_rejected + $2 WHERE connector_id = $3",
-            )
-            .bind(received)
-            .bind(rejected)
-            .bind(connector)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        tx.commit().await.map_err(db_error)
+        self.submit(Op::InsertEvents(events.to_vec())).await.map(|_| ())
     }
 
     async fn list_events(
@@ -1027,39 +887,14 @@ impl Store for SqlStore {
         steps: &[hookflow_engine::store::StepRecord],
         job: Option<(&JobId, &str)>,
     ) -> StoreResult<bool> {
-        let column = match status {
-            EventStatus::Succeeded => "succeeded",
-            EventStatus::Failed => "failed",
-            EventStatus::Filtered => "filtered",
-            other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
+        let op = Op::Finish {
+            id: id.clone(),
+            status,
+            error: error.map(str::to_owned),
+            steps: steps.to_vec(),
+            job: job.map(|(j, w)| (j.clone(), w.to_owned())),
         };
-        let mut tx = self.begin().await?;
-        for step in steps {
-            crate::steps::write_step(&mut tx, step).await?;
-        }
-        let row = sqlx::query(
-            "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
-             WHERE id = $4 AND finished_at IS NULL RETURNING connector_id, workspace_id, event_id, config_version",
-        )
-        .bind(status.as_str())
-        .bind(error)
-        .bind(Timestamp::now().as_millis())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        // Already finished (by an earlier holder of the job): only the job is left to settle.
-        if let Some(row) = row {
-            self.finished_in(&mut tx, id, status, column, error, &row).await?;
-        }
-        let held = match job {
-            Some((job, worker)) => {
-                crate::queue::settle_on(&mut tx, job, worker, JobState::Done, None, None, false).await?
-            }
-            None => true,
-        };
-        tx.commit().await.map_err(db_error)?;
-        Ok(held)
+        self.submit(op).await.map(Done::held)
     }
 
     async fn suspend_execution(
@@ -1069,14 +904,14 @@ impl Store for SqlStore {
         job: (&JobId, &str),
         at: Timestamp,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        for step in steps {
-            crate::steps::write_step(&mut tx, step).await?;
-        }
-        crate::steps::set_status_in(&mut tx, id, EventStatus::Waiting).await?;
-        let held = crate::queue::settle_on(&mut tx, job.0, job.1, JobState::Queued, Some(at), None, false).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(held)
+        let op = Op::Suspend {
+            id: id.clone(),
+            steps: steps.to_vec(),
+            job: job.0.clone(),
+            worker: job.1.to_owned(),
+            at,
+        };
+        self.submit(op).await.map(Done::held)
     }
 }
 
@@ -1085,7 +920,7 @@ impl SqlStore {
     /// status and the connector's counters. `row` is the finished execution's.
     async fn finished_in(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut AnyConnection,
         id: &ExecutionId,
         status: EventStatus,
         column: &str,
@@ -1113,7 +948,7 @@ impl SqlStore {
         sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
             .bind(status.as_str())
             .bind(id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?;
         if let Some(error) = error {
@@ -1124,9 +959,225 @@ impl SqlStore {
         );
         sqlx::query(&sql)
             .bind(&connector)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+}
+
+impl SqlStore {
+    /// Ingest's write: the events, their executions and jobs, and what they announce.
+    pub(crate) async fn insert_events_on(&self, tx: &mut AnyConnection, events: &[NewEvent]) -> StoreResult<()> {
+        use crate::batch::{insert_rows, Val};
+        if events.is_empty() {
+            return Ok(());
+        }
+        // Every column of every row first, then one multi-row INSERT per table.
+        let mut headers = Vec::with_capacity(events.len());
+        let mut parsed = Vec::with_capacity(events.len());
+        for e in events {
+            headers.push(serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?);
+            parsed.push(to_json(&e.parsed));
+        }
+        let event_rows: Vec<Vec<Val>> = events
+            .iter()
+            .zip(headers.iter().zip(&parsed))
+            .map(|(e, (headers, parsed))| {
+                vec![
+                    Val::Text(e.id.as_str()),
+                    Val::Text(e.workspace_id.as_str()),
+                    Val::Text(e.connector_id.as_str()),
+                    Val::Int(e.received_at.as_millis()),
+                    Val::Text(e.status.as_str()),
+                    Val::Int(e.config_version),
+                    Val::Text(&e.method),
+                    Val::Text(&e.path),
+                    Val::Text(&e.query),
+                    Val::Text(headers),
+                    Val::OptText(e.content_type.as_deref()),
+                    Val::Bytes(e.body.as_slice()),
+                    Val::Text(parsed),
+                    Val::OptText(e.error.as_deref()),
+                    Val::OptText(e.execution.as_ref().map(ExecutionId::as_str)),
+                ]
+            })
+            .collect();
+        insert_rows(&mut *tx, "events", &EVENT_INSERT_COLUMNS, &event_rows).await?;
+        let runs: Vec<(&NewEvent, &ExecutionId)> = events
+            .iter()
+            .filter_map(|e| e.execution.as_ref().map(|x| (e, x)))
+            .collect();
+        let execution_rows: Vec<Vec<Val>> = runs
+            .iter()
+            .map(|(e, x)| {
+                vec![
+                    Val::Text(x.as_str()),
+                    Val::Text(e.workspace_id.as_str()),
+                    Val::Text(e.id.as_str()),
+                    Val::Text(e.connector_id.as_str()),
+                    Val::Int(e.config_version),
+                    Val::Text("received"),
+                    Val::Int(e.received_at.as_millis()),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &mut *tx,
+            "executions",
+            &[
+                "id",
+                "workspace_id",
+                "event_id",
+                "connector_id",
+                "config_version",
+                "status",
+                "created_at",
+            ],
+            &execution_rows,
+        )
+        .await?;
+        let job_ids: Vec<JobId> = runs.iter().map(|_| JobId::new()).collect();
+        let job_rows: Vec<Vec<Val>> = runs
+            .iter()
+            .zip(&job_ids)
+            .map(|((e, x), id)| {
+                crate::queue::job_row(
+                    id,
+                    JobKind::Execution,
+                    &e.workspace_id,
+                    x.as_str(),
+                    e.received_at,
+                    e.order_group.as_deref(),
+                )
+            })
+            .collect();
+        insert_rows(&mut *tx, "jobs", &crate::queue::JOB_INSERT_COLUMNS, &job_rows).await?;
+
+        // (received, rejected) per connector, applied once per batch.
+        let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        // Each workspace's subscriptions, read once per batch.
+        let mut subscriptions: BTreeMap<&str, Vec<Subscription>> = BTreeMap::new();
+        for e in events {
+            if e.capture_structure {
+                sqlx::query(
+                    "UPDATE connectors SET structure = $1, sample_custom_variables = $2 \
+                     WHERE id = $3 AND structure IS NULL",
+                )
+                .bind(to_json(e.parsed.get("body").unwrap_or(&Value::Null)))
+                .bind(to_json(e.parsed.get("custom_variables").unwrap_or(&Value::Null)))
+                .bind(e.connector_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
+            if !subscriptions.contains_key(e.workspace_id.as_str()) {
+                let found = crate::subscriptions::enabled_subscriptions(&mut *tx, e.workspace_id.as_str()).await?;
+                subscriptions.insert(e.workspace_id.as_str(), found);
+            }
+            let subs = &subscriptions[e.workspace_id.as_str()];
+            if !subs.is_empty() {
+                let (event_type, data) = match e.status {
+                    EventStatus::Rejected => (
+                        "event.rejected",
+                        json!({"event_id": e.id, "connector_id": e.connector_id,
+                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
+                        "size": e.body.len(), "error": e.error}),
+                    ),
+                    _ => (
+                        "event.received",
+                        json!({"event_id": e.id, "connector_id": e.connector_id,
+                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
+                        "size": e.body.len(), "execution_id": e.execution}),
+                    ),
+                };
+                crate::subscriptions::emit_in(
+                    &mut *tx,
+                    e.workspace_id.as_str(),
+                    subs,
+                    event_type,
+                    Some(e.connector_id.as_str()),
+                    &data,
+                )
+                .await?;
+            }
+            let entry = counts.entry(e.connector_id.as_str()).or_default();
+            entry.0 += 1;
+            entry.1 += i64::from(e.status == EventStatus::Rejected);
+        }
+        if !runs.is_empty() {
+            crate::queue::announce_work(&mut *tx, self.dialect).await?;
+        }
+        for (connector, (received, rejected)) in counts {
+            sqlx::query(
+                "UPDATE connector_stats SET received = received + $1, r_received = r_received + $1, \
+                 rejected = rejected + $2, r_rejected = r_rejected + $2 WHERE connector_id = $3",
+            )
+            .bind(received)
+            .bind(rejected)
+            .bind(connector)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn finish_on(
+        &self,
+        tx: &mut AnyConnection,
+        id: &ExecutionId,
+        status: EventStatus,
+        error: Option<&str>,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: Option<(&JobId, &str)>,
+    ) -> StoreResult<bool> {
+        let column = match status {
+            EventStatus::Succeeded => "succeeded",
+            EventStatus::Failed => "failed",
+            EventStatus::Filtered => "filtered",
+            other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
+        };
+        for step in steps {
+            crate::steps::write_step(&mut *tx, step).await?;
+        }
+        let row = sqlx::query(
+            "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
+             WHERE id = $4 AND finished_at IS NULL RETURNING connector_id, workspace_id, event_id, config_version",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(Timestamp::now().as_millis())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // Already finished (by an earlier holder of the job): only the job is left to settle.
+        if let Some(row) = row {
+            self.finished_in(&mut *tx, id, status, column, error, &row).await?;
+        }
+        let held = match job {
+            Some((job, worker)) => {
+                crate::queue::settle_on(&mut *tx, job, worker, JobState::Done, None, None, false).await?
+            }
+            None => true,
+        };
+        Ok(held)
+    }
+
+    pub(crate) async fn suspend_on(
+        &self,
+        tx: &mut AnyConnection,
+        id: &ExecutionId,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: (&JobId, &str),
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        for step in steps {
+            crate::steps::write_step(&mut *tx, step).await?;
+        }
+        crate::steps::set_status_in(&mut *tx, id, EventStatus::Waiting).await?;
+        let held = crate::queue::settle_on(&mut *tx, job.0, job.1, JobState::Queued, Some(at), None, false).await?;
+        Ok(held)
     }
 }

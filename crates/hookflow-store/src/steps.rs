@@ -5,7 +5,7 @@ use hookflow_engine::store::{Execution, StepRecord, StorageOp, StoreResult};
 use hookflow_engine::StoreError;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 use crate::sql::{db_error, SqlStore};
 use crate::{col, Dialect};
@@ -61,30 +61,26 @@ fn step(row: &AnyRow) -> StoreResult<StepRecord> {
 }
 
 /// Moves an unfinished execution, and its event if the execution is the event's latest, to `status`.
-pub(crate) async fn set_status_in(
-    tx: &mut Transaction<'static, Any>,
-    id: &ExecutionId,
-    status: EventStatus,
-) -> StoreResult<()> {
+pub(crate) async fn set_status_in(tx: &mut AnyConnection, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
     sqlx::query(
         "UPDATE executions SET status = $1, started_at = COALESCE(started_at, $2) WHERE id = $3 AND finished_at IS NULL",
     )
     .bind(status.as_str())
     .bind(Timestamp::now().as_millis())
     .bind(id.as_str())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error)?;
     sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
         .bind(status.as_str())
         .bind(id.as_str())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
     Ok(())
 }
 
-pub(crate) async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecord) -> StoreResult<()> {
+pub(crate) async fn write_step(tx: &mut AnyConnection, r: &StepRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO execution_steps (execution_id, step_key, seq, step_id, step_type, status, input, output, error, \
          missing, started_at, duration_ms, attempts, attempt_log) \
@@ -107,7 +103,7 @@ pub(crate) async fn write_step(tx: &mut Transaction<'static, Any>, r: &StepRecor
     .bind(r.duration_ms)
     .bind(r.attempts)
     .bind(Value::Array(r.attempt_log.clone()).to_string())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error)?;
     Ok(())
@@ -166,11 +162,9 @@ impl SqlStore {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        for record in records {
-            write_step(&mut tx, record).await?;
-        }
-        tx.commit().await.map_err(db_error)
+        self.submit(crate::writer::Op::RecordSteps(records.to_vec()))
+            .await
+            .map(|_| ())
     }
 
     pub(crate) async fn apply_storage(

@@ -12,7 +12,7 @@ use hookflow_engine::store::{
 use hookflow_engine::StoreError;
 use serde_json::{json, Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 use crate::col;
 use crate::sql::{db_error, page, SqlStore};
@@ -79,23 +79,16 @@ fn delivery(row: &AnyRow) -> StoreResult<Delivery> {
 }
 
 /// The enabled subscriptions of a workspace, read inside a transaction.
-pub(crate) async fn enabled_subscriptions(
-    tx: &mut Transaction<'static, Any>,
-    ws: &str,
-) -> StoreResult<Vec<Subscription>> {
+pub(crate) async fn enabled_subscriptions(tx: &mut AnyConnection, ws: &str) -> StoreResult<Vec<Subscription>> {
     let sql =
         format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE workspace_id = $1 AND enabled = 1 ORDER BY id");
-    let rows = sqlx::query(&sql)
-        .bind(ws)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db_error)?;
+    let rows = sqlx::query(&sql).bind(ws).fetch_all(&mut *tx).await.map_err(db_error)?;
     rows.iter().map(subscription).collect()
 }
 
 /// Emits an event to the given subscriptions that want it; see the module invariant.
 pub(crate) async fn emit_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     ws: &str,
     subscriptions: &[Subscription],
     event_type: &str,
@@ -119,7 +112,7 @@ pub(crate) async fn emit_in(
         .bind(connector)
         .bind(payload.to_string())
         .bind(now.as_millis())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
     let workspace = WorkspaceId::from_trusted(ws.to_owned());
@@ -135,7 +128,7 @@ pub(crate) async fn emit_in(
         .bind(id.as_str())
         .bind(event_type)
         .bind(now.as_millis())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         crate::queue::insert_job_in_group(
@@ -505,18 +498,13 @@ impl SqlStore {
     }
 
     /// Puts deliveries back to `pending` with a new job due now.
-    async fn requeue(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        ws: &WorkspaceId,
-        rows: &[(String, String)],
-    ) -> StoreResult<()> {
+    async fn requeue(&self, tx: &mut AnyConnection, ws: &WorkspaceId, rows: &[(String, String)]) -> StoreResult<()> {
         let now = Timestamp::now();
         for (id, sub) in rows {
             sqlx::query("UPDATE deliveries SET status = 'pending', next_at = $1, updated_at = $1 WHERE id = $2")
                 .bind(now.as_millis())
                 .bind(id)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
             crate::queue::insert_job_in_group(tx, JobKind::Delivery, ws, id, now, Some(sub)).await?;

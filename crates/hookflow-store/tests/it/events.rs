@@ -218,3 +218,53 @@ async fn finishing_executions_counts_them_and_reset_starts_over() {
     })
     .await;
 }
+
+/// Concurrent writes share commits on SQLite; one that fails takes back only its own changes,
+/// and every other one is kept and answered Ok.
+#[tokio::test]
+async fn a_failing_write_among_concurrent_ones_takes_back_only_itself() {
+    on_every_database(|store, db| async move {
+        let ws = workspace(&*store, "a").await;
+        let c = connector(&*store, &ws, "orders").await;
+        let existing = event(&c, json!({"n": 0}));
+        store.insert_events(std::slice::from_ref(&existing)).await.unwrap();
+        let good: Vec<_> = (1..=40).map(|n| event(&c, json!({"n": n}))).collect();
+        // A fresh event and a second copy of an existing one: the write fails as a whole.
+        let fresh = event(&c, json!({"n": "fresh"}));
+        let bad = vec![fresh.clone(), existing.clone()];
+        let mut writes: Vec<_> = good
+            .iter()
+            .map(|e| {
+                let (store, e) = (store.clone(), e.clone());
+                tokio::spawn(async move { store.insert_events(&[e]).await })
+            })
+            .collect();
+        writes.insert(20, {
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_events(&bad).await })
+        });
+        let mut results = Vec::new();
+        for write in writes {
+            results.push(write.await.unwrap());
+        }
+        assert!(
+            matches!(results[20], Err(StoreError::Conflict(_))),
+            "{db}: {:?}",
+            results[20]
+        );
+        assert!(
+            results.iter().enumerate().all(|(i, r)| i == 20 || r.is_ok()),
+            "{db}: {results:?}"
+        );
+        assert!(
+            store.get_event(&ws, &fresh.id).await.unwrap().is_none(),
+            "{db}: half of a failed write was kept"
+        );
+        for e in &good {
+            assert!(store.get_event(&ws, &e.id).await.unwrap().is_some(), "{db}");
+        }
+        let stats = store.stats(&ws, &c.id).await.unwrap().unwrap();
+        assert_eq!(stats.lifetime.received, 41, "{db}");
+    })
+    .await;
+}

@@ -1,0 +1,221 @@
+//! Group commit of the store's hot writes.
+//!
+//! Ingest batches, journal entries, execution ends and suspensions, job
+//! settlements and claims are described as [`Op`]s. On PostgreSQL each runs in
+//! a transaction of its own: many connections commit side by side. SQLite has
+//! one writer, and a commit there waits for an fsync; so one task takes every
+//! op waiting at that moment and runs them all in one transaction, each inside
+//! a savepoint so a failing op takes back only its own changes. Nobody hears
+//! back before that transaction has committed: an op's answer means its
+//! changes are durable, exactly as with a transaction of its own.
+
+use std::time::Duration;
+
+use hookflow_core::{EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp};
+use hookflow_engine::store::{Job, NewEvent, StepRecord, StoreResult};
+use hookflow_engine::StoreError;
+use sqlx::{AnyConnection, Connection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sql::{db_error, SqlStore};
+
+/// The most ops committed together.
+const MAX_BATCH: usize = 128;
+
+/// One write, owning what it writes.
+pub(crate) enum Op {
+    InsertEvents(Vec<NewEvent>),
+    RecordSteps(Vec<StepRecord>),
+    Finish {
+        id: ExecutionId,
+        status: EventStatus,
+        error: Option<String>,
+        steps: Vec<StepRecord>,
+        job: Option<(JobId, String)>,
+    },
+    Suspend {
+        id: ExecutionId,
+        steps: Vec<StepRecord>,
+        job: JobId,
+        worker: String,
+        at: Timestamp,
+    },
+    Settle {
+        job: JobId,
+        worker: String,
+        state: JobState,
+        run_at: Option<Timestamp>,
+        error: Option<String>,
+        uncount: bool,
+    },
+    Claim {
+        kinds: Vec<JobKind>,
+        worker: String,
+        limit: u32,
+        lease: Duration,
+    },
+}
+
+/// What an op answers.
+pub(crate) enum Done {
+    Nothing,
+    /// Whether the worker still held the job.
+    Held(bool),
+    Jobs(Vec<Job>),
+}
+
+impl Done {
+    pub(crate) fn held(self) -> bool {
+        matches!(self, Done::Held(true))
+    }
+
+    pub(crate) fn jobs(self) -> Vec<Job> {
+        match self {
+            Done::Jobs(jobs) => jobs,
+            _ => Vec::new(),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<StoreResult<Done>>;
+
+/// The SQLite store's handle on its group-commit task.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::Sender<(Op, Reply)>,
+}
+
+impl Writer {
+    /// Starts the task; it writes through `store`, which must have no writer of its own.
+    pub(crate) fn start(store: SqlStore) -> Self {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(run(store, rx));
+        Self { tx }
+    }
+}
+
+impl SqlStore {
+    /// Runs `op` and answers once it is durable: grouped with others on SQLite, alone on PostgreSQL.
+    pub(crate) async fn submit(&self, op: Op) -> StoreResult<Done> {
+        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+        match &self.writer {
+            Some(writer) => {
+                let (reply, answer) = oneshot::channel();
+                writer.tx.send((op, reply)).await.map_err(|_| stopped())?;
+                answer.await.map_err(|_| stopped())?
+            }
+            None => {
+                let mut tx = self.begin().await?;
+                let done = self.apply(&mut tx, op).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(done)
+            }
+        }
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection, op: Op) -> StoreResult<Done> {
+        Ok(match op {
+            Op::InsertEvents(events) => {
+                self.insert_events_on(conn, &events).await?;
+                Done::Nothing
+            }
+            Op::RecordSteps(records) => {
+                for record in &records {
+                    crate::steps::write_step(conn, record).await?;
+                }
+                Done::Nothing
+            }
+            Op::Finish {
+                id,
+                status,
+                error,
+                steps,
+                job,
+            } => {
+                let job = job.as_ref().map(|(j, w)| (j, w.as_str()));
+                Done::Held(self.finish_on(conn, &id, status, error.as_deref(), &steps, job).await?)
+            }
+            Op::Suspend {
+                id,
+                steps,
+                job,
+                worker,
+                at,
+            } => Done::Held(self.suspend_on(conn, &id, &steps, (&job, &worker), at).await?),
+            Op::Settle {
+                job,
+                worker,
+                state,
+                run_at,
+                error,
+                uncount,
+            } => Done::Held(
+                crate::queue::settle_on(conn, &job, &worker, state, run_at, error.as_deref(), uncount).await?,
+            ),
+            Op::Claim {
+                kinds,
+                worker,
+                limit,
+                lease,
+            } => Done::Jobs(self.claim_on(conn, &kinds, &worker, limit, lease).await?),
+        })
+    }
+
+    /// One transaction for the whole batch, a savepoint per op; answers after the commit.
+    async fn commit_batch(&self, batch: Vec<(Op, Reply)>) {
+        let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
+        let mut results = Vec::with_capacity(ops.len());
+        let outcome: Result<(), StoreError> = async {
+            let mut tx = self.begin().await?;
+            let alone = ops.len() == 1;
+            for op in ops {
+                let result = if alone {
+                    // Nothing to keep apart: a failure rolls the transaction back.
+                    self.apply(&mut tx, op).await
+                } else {
+                    let mut savepoint = tx.begin().await.map_err(db_error)?;
+                    let result = self.apply(&mut savepoint, op).await;
+                    match result {
+                        Ok(_) => savepoint.commit().await.map_err(db_error)?,
+                        Err(_) => savepoint.rollback().await.map_err(db_error)?,
+                    }
+                    result
+                };
+                results.push(result);
+            }
+            if results.iter().any(Result::is_ok) {
+                tx.commit().await.map_err(db_error)?;
+            }
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            // Nothing of the batch was kept; every op hears why.
+            Err(e) => {
+                let message = e.to_string();
+                tracing::warn!(ops = replies.len(), error = %message, "A group commit failed.");
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn run(store: SqlStore, mut rx: mpsc::Receiver<(Op, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        store.commit_batch(batch).await;
+    }
+}
