@@ -206,12 +206,26 @@ impl<'a> Run<'a> {
         self.flush().await
     }
 
-    /// Writes the pending entries in one transaction.
+    /// Writes the pending entries in one transaction. The last of them may stand for an effect
+    /// that has happened (a request sent): a database that is briefly unavailable is tried
+    /// again for a few seconds, since giving up means doing the effect again on the next try.
     async fn flush(&mut self) -> Result<(), StoreError> {
-        if !self.pending.is_empty() {
-            self.store.record_steps(&self.pending).await?;
-            self.pending.clear();
+        if self.pending.is_empty() {
+            return Ok(());
         }
+        let mut wait = std::time::Duration::from_millis(200);
+        loop {
+            match self.store.record_steps(&self.pending).await {
+                Ok(()) => break,
+                Err(StoreError::Unavailable(reason)) if wait <= std::time::Duration::from_secs(2) => {
+                    tracing::warn!(%reason, "Writing the journal failed; trying again.");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.pending.clear();
         Ok(())
     }
 

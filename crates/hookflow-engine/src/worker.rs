@@ -178,8 +178,10 @@ async fn run_one(store: &dyn Store, handler: &dyn JobHandler, job: &Job, worker:
 
 async fn heartbeat(store: Arc<dyn Store>, held: Arc<Mutex<HashSet<JobId>>>, config: WorkerConfig) {
     let every = config.lease / 3;
+    let mut wait = every;
     loop {
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(wait).await;
+        wait = every;
         let jobs: Vec<JobId> = held.lock().expect("lock poisoned").iter().cloned().collect();
         if jobs.is_empty() {
             continue;
@@ -189,7 +191,11 @@ async fn heartbeat(store: Arc<dyn Store>, held: Arc<Mutex<HashSet<JobId>>>, conf
                 tracing::warn!(jobs = lost.len(), "Lost the lease of running jobs.")
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "Extending leases failed."),
+            // Try again soon: two missed beats in a row would let the leases run out.
+            Err(error) => {
+                tracing::warn!(%error, "Extending leases failed.");
+                wait = every / 4;
+            }
         }
     }
 }

@@ -89,17 +89,21 @@ pub struct StoreOptions {
     /// Connections for reads (and, on PostgreSQL, writes).
     pub max_connections: u32,
     /// How long a query waits for a free connection before the store answers
-    /// `Unavailable`. Short, so a sender whose event cannot be kept hears 503
-    /// within two seconds while the database is down, not after its own timeout.
+    /// `Unavailable` (ingest then answers 503).
     pub acquire_timeout: Duration,
 }
 
 impl StoreOptions {
     pub fn new(backend: Backend) -> Self {
+        // On PostgreSQL one pool serves ingest, both worker loops, heartbeats and the API.
+        let max_connections = match backend {
+            Backend::Sqlite(_) => 8,
+            Backend::Postgres(_) => 16,
+        };
         Self {
             backend,
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(2),
+            max_connections,
+            acquire_timeout: Duration::from_secs(5),
         }
     }
 }
