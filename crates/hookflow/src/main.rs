@@ -8,6 +8,11 @@ use clap::{Parser, Subcommand};
 use hookflow::Config;
 use hookflow_store::Backend;
 
+/// mimalloc instead of glibc's malloc: a profile of the engine under load spent about an eighth of
+/// its CPU in glibc's malloc and free, which mimalloc's per-thread free lists mostly avoid.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "hookflow", version, about = "A self-hosted webhook connector engine")]
 struct Cli {
