@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::run::{Flow, Mode, Run};
 use crate::steps::{self, Compiled};
-use crate::store::{Job, StepRecord, Store, StoreError};
+use crate::store::{Job, StepRecord, Store, StoreError, WorkspaceSettings};
 use crate::worker::{JobHandler, JobOutcome};
 use crate::{context, document};
 
@@ -27,6 +27,12 @@ pub struct CompiledCache {
 }
 
 impl CompiledCache {
+    /// The compiled document of a connector version, when it is cached.
+    pub fn get(&self, connector: &ConnectorId, version: i64) -> Option<Arc<Compiled>> {
+        let key = (connector.clone(), version);
+        self.map.lock().expect("lock poisoned").get(&key).cloned()
+    }
+
     pub fn get_or_compile(
         &self,
         connector: &ConnectorId,
@@ -51,6 +57,33 @@ impl CompiledCache {
         }
         map.insert(key, compiled.clone());
         Ok(compiled)
+    }
+}
+
+/// How long a workspace's settings (timezone, default country) are reused before being read again.
+const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Workspace settings read at most once per [`SETTINGS_TTL`]: every execution needs them, and a
+/// change takes effect within that second.
+#[derive(Default)]
+struct SettingsCache {
+    map: Mutex<HashMap<WorkspaceId, (std::time::Instant, Option<WorkspaceSettings>)>>,
+}
+
+impl SettingsCache {
+    async fn get(&self, store: &dyn Store, ws: &WorkspaceId) -> Result<Option<WorkspaceSettings>, StoreError> {
+        if let Some((at, settings)) = self.map.lock().expect("lock poisoned").get(ws) {
+            if at.elapsed() < SETTINGS_TTL {
+                return Ok(settings.clone());
+            }
+        }
+        let settings = store.get_workspace(ws).await?;
+        let mut map = self.map.lock().expect("lock poisoned");
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(ws.clone(), (std::time::Instant::now(), settings.clone()));
+        Ok(settings)
     }
 }
 
@@ -80,6 +113,7 @@ pub struct ExecutionHandler {
     templates: Arc<Templates>,
     client: Arc<hookflow_delivery::Client>,
     cache: CompiledCache,
+    settings: SettingsCache,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -95,6 +129,7 @@ impl ExecutionHandler {
             templates,
             client,
             cache: CompiledCache::default(),
+            settings: SettingsCache::default(),
             metrics,
         }
     }
@@ -128,36 +163,38 @@ impl ExecutionHandler {
             self.metrics.executions.inc(status.as_str());
             Ok(JobOutcome::Settled)
         };
-        let Some(version) = self
-            .store
-            .get_version(ws, &execution.connector_id, execution.config_version)
-            .await?
-        else {
-            let message = format!(
-                "version {} of the connector document is no longer kept",
-                execution.config_version
-            );
-            return finish(EventStatus::Failed, Some(message), Vec::new()).await;
-        };
-        let compiled = match self.cache.get_or_compile(
-            &execution.connector_id,
-            version.version,
-            &version.document,
-            &self.templates,
-        ) {
-            Ok(c) => c,
-            Err(message) => {
-                return finish(
-                    EventStatus::Failed,
-                    Some(format!("the document does not compile: {message}")),
-                    Vec::new(),
-                )
-                .await
+        // A version never changes: once compiled, it is not read again.
+        let compiled = match self.cache.get(&execution.connector_id, execution.config_version) {
+            Some(compiled) => compiled,
+            None => {
+                let Some(version) = self
+                    .store
+                    .get_version(ws, &execution.connector_id, execution.config_version)
+                    .await?
+                else {
+                    let message = format!(
+                        "version {} of the connector document is no longer kept",
+                        execution.config_version
+                    );
+                    return finish(EventStatus::Failed, Some(message), Vec::new()).await;
+                };
+                match self.cache.get_or_compile(
+                    &execution.connector_id,
+                    version.version,
+                    &version.document,
+                    &self.templates,
+                ) {
+                    Ok(c) => c,
+                    Err(message) => {
+                        let message = format!("the document does not compile: {message}");
+                        return finish(EventStatus::Failed, Some(message), Vec::new()).await;
+                    }
+                }
             }
         };
         // The claim marked the execution running.
         let journal = self.store.journal(&id).await?;
-        let settings = self.store.get_workspace(ws).await?;
+        let settings = self.settings.get(&*self.store, ws).await?;
         let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
         let event_value = context::event_value(
             event.id.as_str(),

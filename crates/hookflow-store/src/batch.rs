@@ -28,12 +28,25 @@ pub(crate) async fn insert_rows(
     columns: &[&str],
     rows: &[Vec<Val<'_>>],
 ) -> StoreResult<()> {
+    insert_rows_then(conn, table, columns, rows, "").await
+}
+
+/// [`insert_rows`] with `then` after the values, e.g. an `ON CONFLICT` clause. With one, no two
+/// rows may share the conflicting key (PostgreSQL refuses to change one row twice in a statement).
+pub(crate) async fn insert_rows_then(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &[&str],
+    rows: &[Vec<Val<'_>>],
+    then: &str,
+) -> StoreResult<()> {
     let mut rest = rows;
     while !rest.is_empty() {
         let size = CHUNKS.into_iter().find(|&c| c <= rest.len()).unwrap_or(1);
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        let sql = insert_sql(table, columns, size);
+        let mut sql = insert_sql(table, columns, size);
+        sql.push_str(then);
         let mut query = sqlx::query(&sql);
         for row in chunk {
             debug_assert_eq!(row.len(), columns.len(), "a row of {table} has the wrong width");

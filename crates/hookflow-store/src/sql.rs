@@ -1138,9 +1138,7 @@ impl SqlStore {
             EventStatus::Filtered => "filtered",
             other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
         };
-        for step in steps {
-            crate::steps::write_step(&mut *tx, step).await?;
-        }
+        crate::steps::write_steps(&mut *tx, steps).await?;
         let row = sqlx::query(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
              WHERE id = $4 AND finished_at IS NULL RETURNING connector_id, workspace_id, event_id, config_version",
@@ -1173,9 +1171,7 @@ impl SqlStore {
         job: (&JobId, &str),
         at: Timestamp,
     ) -> StoreResult<bool> {
-        for step in steps {
-            crate::steps::write_step(&mut *tx, step).await?;
-        }
+        crate::steps::write_steps(&mut *tx, steps).await?;
         crate::steps::set_status_in(&mut *tx, id, EventStatus::Waiting).await?;
         let held = crate::queue::settle_on(&mut *tx, job.0, job.1, JobState::Queued, Some(at), None, false).await?;
         Ok(held)

@@ -4,8 +4,9 @@
 //! settlements and claims are described as [`Op`]s. On PostgreSQL each runs in
 //! a transaction of its own: many connections commit side by side. SQLite has
 //! one writer, and a commit there waits for an fsync; so one task takes every
-//! op waiting at that moment and runs them all in one transaction, each inside
-//! a savepoint so a failing op takes back only its own changes. Nobody hears
+//! op waiting at that moment and runs them all in one transaction; should one
+//! fail, the batch is rolled back and its ops run again one transaction each,
+//! so a failing op takes back only its own changes. Nobody hears
 //! back before that transaction has committed: an op's answer means its
 //! changes are durable, exactly as with a transaction of its own.
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 use hookflow_core::{EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp};
 use hookflow_engine::store::{Job, NewEvent, StepRecord, StoreResult};
 use hookflow_engine::StoreError;
-use sqlx::{AnyConnection, Connection};
+use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sql::{db_error, SqlStore};
@@ -106,23 +107,21 @@ impl SqlStore {
             }
             None => {
                 let mut tx = self.begin().await?;
-                let done = self.apply(&mut tx, op).await?;
+                let done = self.apply(&mut tx, &op).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(done)
             }
         }
     }
 
-    async fn apply(&self, conn: &mut AnyConnection, op: Op) -> StoreResult<Done> {
+    async fn apply(&self, conn: &mut AnyConnection, op: &Op) -> StoreResult<Done> {
         Ok(match op {
             Op::InsertEvents(events) => {
-                self.insert_events_on(conn, &events).await?;
+                self.insert_events_on(conn, events).await?;
                 Done::Nothing
             }
             Op::RecordSteps(records) => {
-                for record in &records {
-                    crate::steps::write_step(conn, record).await?;
-                }
+                crate::steps::write_steps(conn, records).await?;
                 Done::Nothing
             }
             Op::Finish {
@@ -133,7 +132,7 @@ impl SqlStore {
                 job,
             } => {
                 let job = job.as_ref().map(|(j, w)| (j, w.as_str()));
-                Done::Held(self.finish_on(conn, &id, status, error.as_deref(), &steps, job).await?)
+                Done::Held(self.finish_on(conn, id, *status, error.as_deref(), steps, job).await?)
             }
             Op::Suspend {
                 id,
@@ -141,7 +140,7 @@ impl SqlStore {
                 job,
                 worker,
                 at,
-            } => Done::Held(self.suspend_on(conn, &id, &steps, (&job, &worker), at).await?),
+            } => Done::Held(self.suspend_on(conn, id, steps, (job, worker), *at).await?),
             Op::Settle {
                 job,
                 worker,
@@ -150,57 +149,53 @@ impl SqlStore {
                 error,
                 uncount,
             } => Done::Held(
-                crate::queue::settle_on(conn, &job, &worker, state, run_at, error.as_deref(), uncount).await?,
+                crate::queue::settle_on(conn, job, worker, *state, *run_at, error.as_deref(), *uncount).await?,
             ),
             Op::Claim {
                 kinds,
                 worker,
                 limit,
                 lease,
-            } => Done::Jobs(self.claim_on(conn, &kinds, &worker, limit, lease).await?),
+            } => Done::Jobs(self.claim_on(conn, kinds, worker, *limit, *lease).await?),
         })
     }
 
-    /// One transaction for the whole batch, a savepoint per op; answers after the commit.
+    /// One transaction for the whole batch; answers after the commit. Should an op fail, the
+    /// batch is rolled back and every op runs again in a transaction of its own, so a failing op
+    /// takes back only its own changes (failures are rare; savepoints around every op cost two
+    /// statements each, every time).
     async fn commit_batch(&self, batch: Vec<(Op, Reply)>) {
         let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
-        let mut results = Vec::with_capacity(ops.len());
-        let outcome: Result<(), StoreError> = async {
+        let together: StoreResult<Vec<Done>> = async {
             let mut tx = self.begin().await?;
-            let alone = ops.len() == 1;
-            for op in ops {
-                let result = if alone {
-                    // Nothing to keep apart: a failure rolls the transaction back.
-                    self.apply(&mut tx, op).await
-                } else {
-                    let mut savepoint = tx.begin().await.map_err(db_error)?;
-                    let result = self.apply(&mut savepoint, op).await;
-                    match result {
-                        Ok(_) => savepoint.commit().await.map_err(db_error)?,
-                        Err(_) => savepoint.rollback().await.map_err(db_error)?,
-                    }
-                    result
-                };
-                results.push(result);
+            let mut done = Vec::with_capacity(ops.len());
+            for op in &ops {
+                done.push(self.apply(&mut tx, op).await?);
             }
-            if results.iter().any(Result::is_ok) {
-                tx.commit().await.map_err(db_error)?;
-            }
-            Ok(())
+            tx.commit().await.map_err(db_error)?;
+            Ok(done)
         }
         .await;
-        match outcome {
-            Ok(()) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result);
+        match together {
+            Ok(done) => {
+                for (reply, done) in replies.into_iter().zip(done) {
+                    let _ = reply.send(Ok(done));
                 }
             }
-            // Nothing of the batch was kept; every op hears why.
+            Err(e) if ops.len() == 1 => {
+                let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
+            }
             Err(e) => {
-                let message = e.to_string();
-                tracing::warn!(ops = replies.len(), error = %message, "A group commit failed.");
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+                tracing::debug!(ops = ops.len(), error = %e, "A group commit failed; its ops run one by one.");
+                for (op, reply) in ops.into_iter().zip(replies) {
+                    let alone: StoreResult<Done> = async {
+                        let mut tx = self.begin().await?;
+                        let done = self.apply(&mut tx, &op).await?;
+                        tx.commit().await.map_err(db_error)?;
+                        Ok(done)
+                    }
+                    .await;
+                    let _ = reply.send(alone);
                 }
             }
         }
