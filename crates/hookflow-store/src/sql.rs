@@ -1138,7 +1138,6 @@ impl SqlStore {
             EventStatus::Filtered => "filtered",
             other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
         };
-        crate::steps::write_steps(&mut *tx, steps).await?;
         let row = sqlx::query(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
              WHERE id = $4 AND finished_at IS NULL RETURNING connector_id, workspace_id, event_id, config_version",
@@ -1150,8 +1149,10 @@ impl SqlStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        // Already finished (by an earlier holder of the job): only the job is left to settle.
+        // Already finished (by an earlier holder of the job): its journal stays as that run left
+        // it, and only the job is left to settle.
         if let Some(row) = row {
+            crate::steps::write_steps(&mut *tx, steps).await?;
             self.finished_in(&mut *tx, id, status, column, error, &row).await?;
         }
         let held = match job {

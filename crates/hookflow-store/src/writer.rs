@@ -160,33 +160,44 @@ impl SqlStore {
         })
     }
 
-    /// One transaction for the whole batch; answers after the commit. Should an op fail, the
-    /// batch is rolled back and every op runs again in a transaction of its own, so a failing op
-    /// takes back only its own changes (failures are rare; savepoints around every op cost two
-    /// statements each, every time).
+    /// One transaction for the whole batch; answers after the commit. Should an op fail with an
+    /// error of its own (a conflict, bad data), the batch is rolled back and every op runs again in
+    /// a transaction of its own, so a failing op takes back only its own changes (such failures are
+    /// rare; savepoints around every op would cost two statements each, every time). Should the
+    /// database fail (no connection, a failed commit), every op of the batch hears so at once.
     async fn commit_batch(&self, batch: Vec<(Op, Reply)>) {
         let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
-        let together: StoreResult<Vec<Done>> = async {
-            let mut tx = self.begin().await?;
-            let mut done = Vec::with_capacity(ops.len());
-            for op in &ops {
-                done.push(self.apply(&mut tx, op).await?);
-            }
-            tx.commit().await.map_err(db_error)?;
-            Ok(done)
-        }
-        .await;
-        match together {
-            Ok(done) => {
-                for (reply, done) in replies.into_iter().zip(done) {
-                    let _ = reply.send(Ok(done));
+        let mut tx = match self.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return fail_all(replies, &e),
+        };
+        let mut done = Vec::with_capacity(ops.len());
+        let mut failed = None;
+        for op in &ops {
+            match self.apply(&mut tx, op).await {
+                Ok(d) => done.push(d),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
-            Err(e) if ops.len() == 1 => {
+        }
+        match failed {
+            None => match tx.commit().await.map_err(db_error) {
+                Ok(()) => {
+                    for (reply, done) in replies.into_iter().zip(done) {
+                        let _ = reply.send(Ok(done));
+                    }
+                }
+                Err(e) => fail_all(replies, &e),
+            },
+            Some(e @ StoreError::Unavailable(_)) => fail_all(replies, &e),
+            Some(e) if ops.len() == 1 => {
                 let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
             }
-            Err(e) => {
-                tracing::debug!(ops = ops.len(), error = %e, "A group commit failed; its ops run one by one.");
+            Some(e) => {
+                drop(tx);
+                tracing::debug!(ops = ops.len(), error = %e, "An op failed in a group commit; the ops run one by one.");
                 for (op, reply) in ops.into_iter().zip(replies) {
                     let alone: StoreResult<Done> = async {
                         let mut tx = self.begin().await?;
@@ -199,6 +210,15 @@ impl SqlStore {
                 }
             }
         }
+    }
+}
+
+/// Nothing of the batch was kept: every op hears why.
+fn fail_all(replies: Vec<Reply>, error: &StoreError) {
+    let message = error.to_string();
+    tracing::warn!(ops = replies.len(), error = %message, "A group commit failed.");
+    for reply in replies {
+        let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
     }
 }
 
