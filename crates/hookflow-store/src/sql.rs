@@ -945,12 +945,7 @@ impl SqlStore {
             &data,
         )
         .await?;
-        sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
-            .bind(status.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        crate::steps::set_event_status(tx, id, status).await?;
         if let Some(error) = error {
             tracing::debug!(execution_id = %id, %error, "Execution failed.");
         }

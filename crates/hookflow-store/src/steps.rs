@@ -73,6 +73,11 @@ pub(crate) async fn set_status_in(tx: &mut AnyConnection, id: &ExecutionId, stat
     .execute(&mut *tx)
     .await
     .map_err(db_error)?;
+    set_event_status(tx, id, status).await
+}
+
+/// Gives the event whose latest execution is `id` that execution's status.
+pub(crate) async fn set_event_status(tx: &mut AnyConnection, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
     sqlx::query("UPDATE events SET status = $1 WHERE execution_id = $2")
         .bind(status.as_str())
         .bind(id.as_str())
