@@ -18,7 +18,7 @@ use tokio::process::Child;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::peer::{Peer, Reply};
+use crate::peer::{connections_accepted, Conn, Peer, Reply};
 use crate::process::{cli_workspace, cli_workspace_at, serve_at};
 
 /// Short leases, so a killed node's jobs are resumed within seconds.
@@ -196,7 +196,14 @@ impl Load {
 /// The step calls a peer received: by idempotency key, the event named in the body and the arrivals.
 #[derive(Default)]
 struct Calls {
-    by_key: HashMap<String, (String, Vec<Instant>)>,
+    by_key: HashMap<String, (String, Vec<Arrival>)>,
+}
+
+/// One arrival of a call at the peer.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    at: Instant,
+    conn: Conn,
 }
 
 impl Calls {
@@ -206,7 +213,7 @@ impl Calls {
             let event = r.json()["event"].as_str().expect("the event id in the body").to_owned();
             let entry = self.by_key.entry(key).or_insert_with(|| (event.clone(), Vec::new()));
             assert_eq!(entry.0, event, "one idempotency key for two events");
-            entry.1.push(r.at);
+            entry.1.push(Arrival { at: r.at, conn: r.conn });
         }
     }
 
@@ -215,7 +222,7 @@ impl Calls {
     }
 
     /// Keys that arrived more than once, with their arrivals.
-    fn repeated(&self) -> Vec<(&str, &[Instant])> {
+    fn repeated(&self) -> Vec<(&str, &[Arrival])> {
         self.by_key
             .iter()
             .filter(|(_, (_, at))| at.len() > 1)
@@ -337,10 +344,83 @@ async fn assert_every_acked_succeeded(
     assert_eq!(calls.by_key.len(), statuses.len(), "one key per execution");
 }
 
+/// The node SIGKILLed in [`three_nodes`]: when, and which connections to the peer were its own.
+struct Killed {
+    at: Instant,
+    /// The local ports of its TCP sockets, read while it was stopped just before the kill.
+    ports: HashSet<u16>,
+    /// Its connections had all been accepted by then: a later connection is another node's.
+    accepted: u64,
+}
+
+impl Killed {
+    /// Stops node `i` (SIGSTOP), reads its sockets, lets the peer accept any connection the node
+    /// opened, then SIGKILLs it.
+    async fn node(nodes: &mut Nodes, i: usize) -> Self {
+        let pid = nodes.pid(i);
+        signal(pid, "-STOP").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ports = tcp_ports(pid);
+        let accepted = connections_accepted();
+        nodes.children[i].start_kill().unwrap();
+        let at = Instant::now();
+        nodes.children[i].wait().await.unwrap();
+        Self { at, ports, accepted }
+    }
+
+    /// Whether the killed node sent what arrived on `conn`.
+    fn sent(&self, conn: &Conn) -> bool {
+        conn.serial <= self.accepted && self.ports.contains(&conn.from.port())
+    }
+}
+
+/// Sends `signal` (`-STOP`, `-TERM`) to process `pid`.
+async fn signal(pid: u32, signal: &str) {
+    let status = tokio::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}: {status}");
+}
+
+/// The local ports of the IPv4 TCP sockets process `pid` holds (Linux: its fds and `/proc/net/tcp`).
+fn tcp_ports(pid: u32) -> HashSet<u16> {
+    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    // Each row: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            let port = fields.get(1)?.rsplit_once(':')?.1;
+            inodes
+                .contains(*fields.get(9)?)
+                .then(|| u16::from_str_radix(port, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// What [`three_nodes`] saw. It keeps the nodes, so a failing check prints their logs.
+struct ClusterRun {
+    calls: Calls,
+    killed: Option<Killed>,
+    acked: usize,
+    _nodes: Nodes,
+}
+
 /// Three nodes on one PostgreSQL database take `events` events round-robin; with `kill`, the
-/// third is SIGKILLed once half of them are acknowledged. Answers the calls the peer saw, the
-/// time of the kill and the number of acknowledged events.
-async fn three_nodes(events: usize, kill: bool) -> Option<(Calls, Option<Instant>, usize)> {
+/// third is SIGKILLed once half of them are acknowledged.
+async fn three_nodes(events: usize, kill: bool) -> Option<ClusterRun> {
     let _turn = ONE_AT_A_TIME.lock().await;
     let db = TestDatabase::postgres().await?;
     let started = Instant::now();
@@ -358,13 +438,11 @@ async fn three_nodes(events: usize, kill: bool) -> Option<(Calls, Option<Instant
     let hooks: Vec<String> = nodes.bases.iter().map(|b| format!("{b}{path}")).collect();
 
     let load = Load::start(hooks.clone(), 32, events);
-    let mut killed_at = None;
+    let mut killed = None;
     if kill {
         load.until_acked(events / 2, 120).await;
-        nodes.children[2].start_kill().unwrap(); // SIGKILL
-        killed_at = Some(Instant::now());
+        killed = Some(Killed::node(&mut nodes, 2).await);
         load.remove(&hooks[2]);
-        nodes.children[2].wait().await.unwrap();
         eprintln!(
             "killed node 2 after {:.1}s with {} acknowledged",
             started.elapsed().as_secs_f64(),
@@ -398,14 +476,22 @@ async fn three_nodes(events: usize, kill: bool) -> Option<(Calls, Option<Instant
     for i in 0..2 {
         assert!(nodes.running(i), "node {i} stopped:\n{}", nodes.log(i));
     }
-    Some((calls, killed_at, acked.len()))
+    Some(ClusterRun {
+        calls,
+        killed,
+        acked: acked.len(),
+        _nodes: nodes,
+    })
 }
 
 /// Without a fault, every step call of every event arrives exactly once, whichever of the three
 /// nodes took the event and whichever ran it.
 #[tokio::test]
 async fn three_nodes_call_every_key_exactly_once() {
-    let Some((calls, _, acked)) = three_nodes(1_000, false).await else {
+    let Some(ClusterRun {
+        calls, acked, _nodes, ..
+    }) = three_nodes(1_000, false).await
+    else {
         return;
     };
     assert_eq!(calls.by_key.len(), acked, "events beyond the acknowledged ones");
@@ -422,12 +508,32 @@ async fn three_nodes_call_every_key_exactly_once() {
 /// succeeds, every call arrives, and a call arrives twice only if the killed node had it in flight.
 #[tokio::test]
 async fn three_nodes_one_killed_lose_nothing() {
-    let Some((calls, killed_at, _)) = three_nodes(5_000, true).await else {
+    let Some(ClusterRun {
+        calls, killed, _nodes, ..
+    }) = three_nodes(5_000, true).await
+    else {
         return;
     };
-    let killed_at = killed_at.expect("a node was killed");
+    let killed = killed.expect("a node was killed");
     let repeated = calls.repeated();
-    eprintln!("{} keys arrived twice after the kill", repeated.len());
+    eprintln!(
+        "{} keys arrived twice; the killed node had {} sockets",
+        repeated.len(),
+        killed.ports.len()
+    );
+    let describe = |a: &Arrival| {
+        let after = a.at.duration_since(killed.at).as_secs_f64() - killed.at.duration_since(a.at).as_secs_f64();
+        let from = if killed.sent(&a.conn) {
+            "the killed node"
+        } else {
+            "a survivor"
+        };
+        format!("{after:+.3}s from the kill, from {from} (port {})", a.conn.from.port())
+    };
+    for (key, at) in &repeated {
+        let arrivals: Vec<String> = at.iter().map(describe).collect();
+        eprintln!("  {key}: {}", arrivals.join("; "));
+    }
     assert!(
         repeated.len() <= SLOTS,
         "{} keys arrived more than once; the killed node had only {SLOTS} worker slots",
@@ -436,8 +542,10 @@ async fn three_nodes_one_killed_lose_nothing() {
     for (key, at) in &repeated {
         assert_eq!(at.len(), 2, "{key} arrived {} times", at.len());
         assert!(
-            at[0] < killed_at && at[1] > killed_at,
-            "{key} arrived twice, but not around the kill: it was not in flight on the killed node"
+            killed.sent(&at[0].conn) && !killed.sent(&at[1].conn),
+            "{key} arrived twice, but not first from the killed node and then from a survivor: {}; {}",
+            describe(&at[0]),
+            describe(&at[1])
         );
     }
 }
@@ -478,14 +586,9 @@ async fn sigterm_under_load_exits_zero_and_loses_nothing() {
         let in_flight = calls
             .by_key
             .values()
-            .filter(|(_, at)| at[0] + Duration::from_millis(200) > signalled)
+            .filter(|(_, at)| at[0].at + Duration::from_millis(200) > signalled)
             .count();
-        let kill = tokio::process::Command::new("kill")
-            .args(["-TERM", &nodes.pid(0).to_string()])
-            .status()
-            .await
-            .unwrap();
-        assert!(kill.success());
+        signal(nodes.pid(0), "-TERM").await;
         let status = tokio::time::timeout(GRACE + Duration::from_secs(3), nodes.children[0].wait())
             .await
             .unwrap_or_else(|_| panic!("{label}: the node did not exit within its grace period and 3s"))

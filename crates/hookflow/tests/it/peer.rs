@@ -2,12 +2,17 @@
 //! with scripted replies (then a default one): the receiving end of actions.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use axum::serve::IncomingStream;
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone)]
@@ -18,6 +23,33 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub at: tokio::time::Instant,
+    /// The connection the request came on.
+    pub conn: Conn,
+}
+
+/// Numbers the connections every peer accepts, in the order they were accepted.
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+
+/// One accepted connection: its number (see [`connections_accepted`]) and the sender's address.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    pub serial: u64,
+    pub from: SocketAddr,
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for Conn {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        Self {
+            serial: ACCEPTED.fetch_add(1, Ordering::SeqCst) + 1,
+            from: *stream.remote_addr(),
+        }
+    }
+}
+
+/// How many connections the peers of this process have accepted so far: every connection
+/// accepted later has a higher [`Conn::serial`].
+pub fn connections_accepted() -> u64 {
+    ACCEPTED.load(Ordering::SeqCst)
 }
 
 impl Recorded {
@@ -86,6 +118,10 @@ pub struct Peer {
 
 async fn record(State(shared): State<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let ConnectInfo(conn) = *parts
+        .extensions
+        .get::<ConnectInfo<Conn>>()
+        .expect("served with connect info");
     let body: Bytes = axum::body::to_bytes(body, 10 * 1024 * 1024).await.unwrap_or_default();
     let _ = shared.seen.send(Recorded {
         method: parts.method.to_string(),
@@ -98,6 +134,7 @@ async fn record(State(shared): State<Shared>, req: Request) -> Response {
             .collect(),
         body: body.to_vec(),
         at: tokio::time::Instant::now(),
+        conn,
     });
     let next = shared.script.lock().unwrap().pop_front();
     let reply = next.unwrap_or_else(|| shared.default.lock().unwrap().clone());
@@ -122,10 +159,12 @@ impl Peer {
             default: Arc::new(Mutex::new(default)),
         };
         let app = axum::Router::new().fallback(record).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            axum::serve(listener, app.into_make_service_with_connect_info::<Conn>())
+                .await
+                .unwrap();
         });
         Self {
             base,
