@@ -675,7 +675,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get_version(&self, ws: &WorkspaceId, id: &ConnectorId, version: i64) -> StoreResult<Option<Version>>;
 
     // Ingest.
-    async fn ingest_target(&self, token: &str) -> StoreResult<Option<IngestTarget>>;
+    async fn ingest_target(&self, token: &str) -> StoreResult<Option<std::sync::Arc<IngestTarget>>>;
     /// Writes every event, its execution and job, the stats and any structure
     /// capture in one transaction: when it returns Ok, all of them are durable.
     async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<()>;

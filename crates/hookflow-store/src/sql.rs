@@ -1,7 +1,8 @@
 //! [`SqlStore`]: workspaces, connectors, versions, events and stats.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use hookflow_core::{
@@ -34,6 +35,43 @@ pub struct SqlStore {
     pub(crate) backend: crate::Backend,
     /// SQLite's group-commit task for the hot writes; `None` on PostgreSQL.
     pub(crate) writer: Option<crate::writer::Writer>,
+    targets: Arc<TargetCache>,
+}
+
+/// How long a node answers ingest from a connector as it read it: a change made on another node
+/// reaches this one's ingest within this time (this node's own changes at once).
+const TARGET_TTL: Duration = Duration::from_secs(1);
+
+/// The most tokens kept; past it the cache starts over.
+const TARGETS_KEPT: usize = 10_000;
+
+/// Ingest targets by token, as read at most [`TARGET_TTL`] ago: ingest needs one per request, and
+/// reading and parsing the connector every time cost more than writing the event. Unknown tokens
+/// are not kept, so a scan of made-up URLs cannot fill it.
+#[derive(Default)]
+struct TargetCache {
+    map: Mutex<HashMap<String, (Instant, Arc<IngestTarget>)>>,
+}
+
+impl TargetCache {
+    fn get(&self, token: &str) -> Option<Arc<IngestTarget>> {
+        let map = self.map.lock().expect("lock poisoned");
+        let (at, target) = map.get(token)?;
+        (at.elapsed() < TARGET_TTL).then(|| target.clone())
+    }
+
+    fn put(&self, token: &str, target: Arc<IngestTarget>) {
+        let mut map = self.map.lock().expect("lock poisoned");
+        if map.len() >= TARGETS_KEPT {
+            map.clear();
+        }
+        map.insert(token.to_owned(), (Instant::now(), target));
+    }
+
+    /// A connector changed here: read every target again.
+    fn clear(&self) {
+        self.map.lock().expect("lock poisoned").clear();
+    }
 }
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
@@ -72,6 +110,7 @@ impl SqlStore {
             dialect,
             backend: options.backend.clone(),
             writer: None,
+            targets: Arc::default(),
         };
         if dialect == Dialect::Sqlite {
             store.writer = Some(crate::writer::Writer::start(store.clone()));
@@ -539,6 +578,7 @@ impl Store for SqlStore {
         .map_err(db_error)?;
         let updated = Self::connector_in(&mut tx, ws, id).await?;
         tx.commit().await.map_err(db_error)?;
+        self.targets.clear();
         Ok(updated)
     }
 
@@ -568,6 +608,7 @@ impl Store for SqlStore {
                 .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
+        self.targets.clear();
         Ok(true)
     }
 
@@ -594,6 +635,7 @@ impl Store for SqlStore {
             Self::connector_in(&mut tx, ws, id).await?
         };
         tx.commit().await.map_err(db_error)?;
+        self.targets.clear();
         Ok(connector)
     }
 
@@ -632,6 +674,7 @@ impl Store for SqlStore {
         Self::insert_version(&mut tx, id, version, &text, note, now).await?;
         let connector = Self::connector_in(&mut tx, ws, id).await?;
         tx.commit().await.map_err(db_error)?;
+        self.targets.clear();
         Ok(connector)
     }
 
@@ -654,6 +697,7 @@ impl Store for SqlStore {
         .execute(&self.write)
         .await
         .map_err(db_error)?;
+        self.targets.clear();
         Ok(changed.rows_affected() > 0)
     }
 
@@ -686,7 +730,10 @@ impl Store for SqlStore {
         row.as_ref().map(rows::version).transpose()
     }
 
-    async fn ingest_target(&self, token: &str) -> StoreResult<Option<IngestTarget>> {
+    async fn ingest_target(&self, token: &str) -> StoreResult<Option<Arc<IngestTarget>>> {
+        if let Some(target) = self.targets.get(token) {
+            return Ok(Some(target));
+        }
         let row = sqlx::query(
             "SELECT id, workspace_id, event_source, enabled, version, document, \
              CASE WHEN structure IS NULL THEN 0 ELSE 1 END AS has_structure FROM connectors WHERE token = $1",
@@ -696,7 +743,7 @@ impl Store for SqlStore {
         .await
         .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(IngestTarget {
+        let target = Arc::new(IngestTarget {
             connector_id: ConnectorId::from_trusted(col(&row, "id")?),
             workspace_id: WorkspaceId::from_trusted(col(&row, "workspace_id")?),
             event_source: col::<String>(&row, "event_source")?
@@ -707,7 +754,9 @@ impl Store for SqlStore {
             document: serde_json::from_str(&col::<String>(&row, "document")?)
                 .map_err(|e| StoreError::Internal(format!("document is not JSON: {e}")))?,
             has_structure: col::<i64>(&row, "has_structure")? != 0,
-        }))
+        });
+        self.targets.put(token, target.clone());
+        Ok(Some(target))
     }
 
     async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<()> {
@@ -1053,6 +1102,9 @@ impl SqlStore {
         let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         // Each workspace's subscriptions, read once per batch.
         let mut subscriptions: BTreeMap<&str, Vec<Subscription>> = BTreeMap::new();
+        if events.iter().any(|e| e.capture_structure) {
+            self.targets.clear();
+        }
         for e in events {
             if e.capture_structure {
                 sqlx::query(

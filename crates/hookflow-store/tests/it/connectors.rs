@@ -1,4 +1,6 @@
 use hookflow_engine::store::{ConnectorPatch, PageRequest};
+use hookflow_engine::Store;
+use hookflow_test_support::TestDatabase;
 use serde_json::json;
 
 use crate::utils::{connector, on_every_database, workspace};
@@ -214,7 +216,36 @@ async fn rotating_the_token_retires_the_old_one() {
         assert_eq!(rotated.token, "new-token");
         assert!(store.ingest_target(&c.token).await.unwrap().is_none(), "{db}");
         let target = store.ingest_target("new-token").await.unwrap().unwrap();
-        assert_eq!((target.connector_id, target.has_structure), (c.id, false), "{db}");
+        assert_eq!((&target.connector_id, target.has_structure), (&c.id, false), "{db}");
     })
     .await;
+}
+
+/// Ingest keeps what it read of a connector for a second: the node that changes a connector
+/// answers from the change at once, another node within that second.
+#[tokio::test]
+async fn ingest_sees_a_connector_change_at_once_here_and_within_a_second_elsewhere() {
+    for db in TestDatabase::all().await {
+        let (here, elsewhere) = (db.store().await, db.store().await);
+        let ws = workspace(&*here, "a").await;
+        let c = connector(&*here, &ws, "orders").await;
+        assert!(elsewhere.ingest_target(&c.token).await.unwrap().unwrap().enabled);
+        let off = ConnectorPatch {
+            enabled: Some(false),
+            ..Default::default()
+        };
+        here.update_connector(&ws, &c.id, &off).await.unwrap().unwrap();
+        let label = db.label;
+        assert!(!here.ingest_target(&c.token).await.unwrap().unwrap().enabled, "{label}");
+        let changed = std::time::Instant::now();
+        while elsewhere.ingest_target(&c.token).await.unwrap().unwrap().enabled {
+            assert!(
+                changed.elapsed() < std::time::Duration::from_millis(1_500),
+                "{label}: another node still takes events for a disabled connector"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        here.close().await;
+        elsewhere.close().await;
+    }
 }
