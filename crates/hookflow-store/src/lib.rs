@@ -114,6 +114,12 @@ fn install_drivers() {
 }
 
 /// Runs the migrations with the native driver, then opens the `Any` pools.
+///
+/// The pools hand out a connection without pinging it first: sqlx already pings every connection
+/// when it comes back and drops it should that fail, and the ping on the way out cost a round trip
+/// (a thread hand-off on SQLite, a network round trip on PostgreSQL) per query. A connection that
+/// broke while idle (the database restarted) fails its next query as unavailable, which every
+/// caller already retries or answers with 503, and is dropped.
 pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Dialect), sqlx::Error> {
     install_drivers();
     match &options.backend {
@@ -145,6 +151,7 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Di
             let any = AnyPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .test_before_acquire(false)
                 .connect(url)
                 .await?;
             Ok((any.clone(), any, Dialect::Postgres))
@@ -156,6 +163,7 @@ async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> Result<A
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
+        .test_before_acquire(false)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // FULL: a commit is on disk before the ingest answers, even across power loss.
