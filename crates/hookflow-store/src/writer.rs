@@ -15,13 +15,17 @@ use std::time::Duration;
 use hookflow_core::{EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp};
 use hookflow_engine::store::{Job, NewEvent, StepRecord, StoreResult};
 use hookflow_engine::StoreError;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sql::{db_error, SqlStore};
 
 /// The most ops committed together.
 const MAX_BATCH: usize = 128;
+
+/// The most batches committed back to back on one hold of the write connection; then it goes back
+/// to the pool, where other writes (the API's, heartbeats, reclaims) wait their turn.
+const BATCHES_PER_HOLD: usize = 8;
 
 /// One write, owning what it writes.
 pub(crate) enum Op {
@@ -165,9 +169,9 @@ impl SqlStore {
     /// a transaction of its own, so a failing op takes back only its own changes (such failures are
     /// rare; savepoints around every op would cost two statements each, every time). Should the
     /// database fail (no connection, a failed commit), every op of the batch hears so at once.
-    async fn commit_batch(&self, batch: Vec<(Op, Reply)>) {
+    async fn commit_batch(&self, conn: &mut AnyConnection, batch: Vec<(Op, Reply)>) {
         let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
-        let mut tx = match self.begin().await {
+        let mut tx = match conn.begin().await.map_err(db_error) {
             Ok(tx) => tx,
             Err(e) => return fail_all(replies, &e),
         };
@@ -200,7 +204,7 @@ impl SqlStore {
                 tracing::debug!(ops = ops.len(), error = %e, "An op failed in a group commit; the ops run one by one.");
                 for (op, reply) in ops.into_iter().zip(replies) {
                     let alone: StoreResult<Done> = async {
-                        let mut tx = self.begin().await?;
+                        let mut tx = conn.begin().await.map_err(db_error)?;
                         let done = self.apply(&mut tx, &op).await?;
                         tx.commit().await.map_err(db_error)?;
                         Ok(done)
@@ -223,14 +227,44 @@ fn fail_all(replies: Vec<Reply>, error: &StoreError) {
 }
 
 async fn run(store: SqlStore, mut rx: mpsc::Receiver<(Op, Reply)>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
+    let mut waiting = None;
+    loop {
+        let first = match waiting.take() {
+            Some(op) => op,
+            None => match rx.recv().await {
+                Some(op) => op,
+                None => return,
+            },
+        };
+        // The connection is held while ops keep coming: no pool round trip between batches.
+        let mut conn = match store.write.acquire().await.map_err(db_error) {
+            Ok(conn) => conn,
+            Err(e) => {
+                let replies = gather(first, &mut rx).into_iter().map(|(_, reply)| reply).collect();
+                fail_all(replies, &e);
+                continue;
             }
+        };
+        let mut next = Some(first);
+        for _ in 0..BATCHES_PER_HOLD {
+            let Some(first) = next.take() else { break };
+            store.commit_batch(&mut conn, gather(first, &mut rx)).await;
+            next = rx.try_recv().ok();
         }
-        store.commit_batch(batch).await;
+        // Back to the pool, where other writes may be waiting; then on with what is left.
+        drop(conn);
+        waiting = next;
     }
+}
+
+/// `first` and whatever else is waiting, up to [`MAX_BATCH`].
+fn gather(first: (Op, Reply), rx: &mut mpsc::Receiver<(Op, Reply)>) -> Vec<(Op, Reply)> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    batch
 }
