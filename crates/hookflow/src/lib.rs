@@ -81,7 +81,7 @@ impl Config {
             backend,
             public_url: None,
             max_body: 10 * 1024 * 1024,
-            workers: 16,
+            workers: 64,
             grace: Duration::from_secs(10),
             lease: Duration::from_secs(30),
             allow_networks: hookflow_delivery::Guard::new(Vec::new()),

@@ -62,8 +62,8 @@ struct ServeArgs {
     /// Largest accepted request body, e.g. `10MiB`.
     #[arg(long, env = "HOOKFLOW_MAX_BODY", default_value = "10MiB")]
     max_body: String,
-    /// Concurrent executions on this node.
-    #[arg(long, env = "HOOKFLOW_WORKERS", default_value_t = 16)]
+    /// Concurrent executions on this node (most of an execution is waiting on a peer or the database).
+    #[arg(long, env = "HOOKFLOW_WORKERS", default_value_t = 64)]
     workers: usize,
     /// How long shutdown waits for running executions before handing them back, e.g. `10s`.
     #[arg(long, env = "HOOKFLOW_SHUTDOWN_GRACE", default_value = "10s")]
