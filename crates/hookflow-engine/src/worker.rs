@@ -187,10 +187,14 @@ async fn heartbeat(store: Arc<dyn Store>, held: Arc<Mutex<HashSet<JobId>>>, conf
             continue;
         }
         match store.heartbeat(&jobs, &config.worker_id, config.lease).await {
-            Ok(lost) if !lost.is_empty() => {
-                tracing::warn!(jobs = lost.len(), "Lost the lease of running jobs.")
+            Ok(lost) => {
+                // A job that ended while the heartbeat waited for the database was not lost.
+                let held = held.lock().expect("lock poisoned");
+                let lost = lost.iter().filter(|job| held.contains(*job)).count();
+                if lost > 0 {
+                    tracing::warn!(jobs = lost, "Lost the lease of running jobs.");
+                }
             }
-            Ok(_) => {}
             // Try again soon: two missed beats in a row would let the leases run out.
             Err(error) => {
                 tracing::warn!(%error, "Extending leases failed.");
