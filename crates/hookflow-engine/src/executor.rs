@@ -137,7 +137,7 @@ impl ExecutionHandler {
     async fn execute(&self, job: &Job) -> Result<JobOutcome, StoreError> {
         let id = ExecutionId::from_trusted(job.target_id.clone());
         let ws = &job.workspace_id;
-        let Some(execution) = self.store.get_execution(ws, &id).await? else {
+        let Some((execution, event)) = self.store.execution_and_event(ws, &id).await? else {
             return Ok(JobOutcome::GiveUp {
                 reason: "the execution no longer exists".into(),
             });
@@ -145,7 +145,7 @@ impl ExecutionHandler {
         if execution.finished_at.is_some() {
             return Ok(JobOutcome::Done);
         }
-        let Some(event) = self.store.get_event(ws, &execution.event_id).await? else {
+        let Some(event) = event else {
             return Ok(JobOutcome::GiveUp {
                 reason: "the event no longer exists".into(),
             });
@@ -192,8 +192,12 @@ impl ExecutionHandler {
                 }
             }
         };
-        // The claim marked the execution running.
-        let journal = self.store.journal(&id).await?;
+        // The claim marked the execution running, and said whether it ever ran before.
+        let journal = if job.fresh {
+            Vec::new()
+        } else {
+            self.store.journal(&id).await?
+        };
         let settings = self.settings.get(&*self.store, ws).await?;
         let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
         let event_value = context::event_value(

@@ -205,6 +205,8 @@ pub struct Job {
     pub worker: String,
     /// A subscription's deliveries or an ordering group; finishing one may free the next.
     pub group_key: Option<String>,
+    /// An execution never claimed before this claim: it has no journal to read.
+    pub fresh: bool,
 }
 
 /// A job as the queue holds it, for tests and the operator.
@@ -728,6 +730,18 @@ pub trait Store: Send + Sync + 'static {
 
     // Executions and their journals.
     async fn get_execution(&self, ws: &WorkspaceId, id: &ExecutionId) -> StoreResult<Option<Execution>>;
+    /// An execution with its event (`None` if the event is gone), as a run needs them.
+    async fn execution_and_event(
+        &self,
+        ws: &WorkspaceId,
+        id: &ExecutionId,
+    ) -> StoreResult<Option<(Execution, Option<Event>)>> {
+        let Some(execution) = self.get_execution(ws, id).await? else {
+            return Ok(None);
+        };
+        let event = self.get_event(ws, &execution.event_id).await?;
+        Ok(Some((execution, event)))
+    }
     /// Moves an unfinished execution (and its event, if it is the event's latest) to `running` or `waiting`.
     async fn mark_execution(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()>;
     /// The journal of an execution, in step order.

@@ -224,12 +224,31 @@ impl SqlStore {
         let claimed = query.fetch_all(&mut *tx).await.map_err(db_error)?;
         let mut jobs = claimed.iter().map(rows::job).collect::<StoreResult<Vec<_>>>()?;
         // The claimed executions show as running from now on, in the same commit.
-        let executions: Vec<&str> = jobs
+        let executions: Vec<String> = jobs
             .iter()
             .filter(|j| j.kind == JobKind::Execution)
-            .map(|j| j.target_id.as_str())
+            .map(|j| j.target_id.clone())
             .collect();
         if !executions.is_empty() {
+            // An execution that never started has no journal: its run need not read one.
+            let sql = format!(
+                "SELECT id FROM executions WHERE started_at IS NOT NULL AND id IN ({})",
+                placeholders(1, executions.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in &executions {
+                query = query.bind(id.as_str());
+            }
+            let started: HashSet<String> = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|r| col::<String>(r, "id"))
+                .collect::<StoreResult<_>>()?;
+            for job in jobs.iter_mut().filter(|j| j.kind == JobKind::Execution) {
+                job.fresh = !started.contains(&job.target_id);
+            }
             let list = placeholders(2, executions.len());
             let sql = format!(
                 "UPDATE executions SET status = 'running', started_at = COALESCE(started_at, $1) \
@@ -237,7 +256,7 @@ impl SqlStore {
             );
             let mut query = sqlx::query(&sql).bind(now.as_millis());
             for id in &executions {
-                query = query.bind(*id);
+                query = query.bind(id.as_str());
             }
             query.execute(&mut *tx).await.map_err(db_error)?;
             let sql = format!(
@@ -247,7 +266,7 @@ impl SqlStore {
             );
             let mut query = sqlx::query(&sql);
             for id in &executions {
-                query = query.bind(*id);
+                query = query.bind(id.as_str());
             }
             query.execute(&mut *tx).await.map_err(db_error)?;
         }

@@ -59,24 +59,36 @@ pub const EVENT_COLUMNS: &str = "id, workspace_id, connector_id, received_at, st
      query, headers, content_type, body, parsed, error, execution_id";
 
 pub fn event(row: &AnyRow) -> R<Event> {
-    let headers: Vec<(String, String)> = serde_json::from_str(&col::<String>(row, "headers")?)
+    event_prefixed(row, "")
+}
+
+/// An event from columns named `{prefix}{column}`: a join selects them as `e.id AS e_id`, ….
+pub fn event_prefixed(row: &AnyRow, prefix: &str) -> R<Event> {
+    let name = |column: &'static str| -> std::borrow::Cow<'static, str> {
+        if prefix.is_empty() {
+            column.into()
+        } else {
+            format!("{prefix}{column}").into()
+        }
+    };
+    let headers: Vec<(String, String)> = serde_json::from_str(&col::<String>(row, &name("headers"))?)
         .map_err(|e| StoreError::Internal(format!("headers are not JSON pairs: {e}")))?;
     Ok(Event {
-        id: EventId::from_trusted(col(row, "id")?),
-        workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
-        connector_id: ConnectorId::from_trusted(col(row, "connector_id")?),
-        received_at: Timestamp::from_millis(col(row, "received_at")?),
-        status: parse(&col::<String>(row, "status")?)?,
-        config_version: col(row, "config_version")?,
-        method: col(row, "method")?,
-        path: col(row, "path")?,
-        query: col(row, "query")?,
+        id: EventId::from_trusted(col(row, &name("id"))?),
+        workspace_id: WorkspaceId::from_trusted(col(row, &name("workspace_id"))?),
+        connector_id: ConnectorId::from_trusted(col(row, &name("connector_id"))?),
+        received_at: Timestamp::from_millis(col(row, &name("received_at"))?),
+        status: parse(&col::<String>(row, &name("status"))?)?,
+        config_version: col(row, &name("config_version"))?,
+        method: col(row, &name("method"))?,
+        path: col(row, &name("path"))?,
+        query: col(row, &name("query"))?,
         headers,
-        content_type: col(row, "content_type")?,
-        body: col(row, "body")?,
-        parsed: json(&col::<String>(row, "parsed")?, "parsed")?,
-        error: col(row, "error")?,
-        execution_id: col::<Option<String>>(row, "execution_id")?.map(ExecutionId::from_trusted),
+        content_type: col(row, &name("content_type"))?,
+        body: col(row, &name("body"))?,
+        parsed: json(&col::<String>(row, &name("parsed"))?, "parsed")?,
+        error: col(row, &name("error"))?,
+        execution_id: col::<Option<String>>(row, &name("execution_id"))?.map(ExecutionId::from_trusted),
     })
 }
 
@@ -114,6 +126,7 @@ pub fn job(row: &AnyRow) -> R<Job> {
         lease_until: Timestamp::from_millis(col::<Option<i64>>(row, "lease_until")?.unwrap_or_default()),
         worker: col::<Option<String>>(row, "lease_owner")?.unwrap_or_default(),
         group_key: col(row, "group_key")?,
+        fresh: false,
     })
 }
 

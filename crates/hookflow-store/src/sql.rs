@@ -900,6 +900,14 @@ impl Store for SqlStore {
         self.execution_by_id(ws, id).await
     }
 
+    async fn execution_and_event(
+        &self,
+        ws: &WorkspaceId,
+        id: &ExecutionId,
+    ) -> StoreResult<Option<(hookflow_engine::store::Execution, Option<Event>)>> {
+        SqlStore::execution_and_event(self, ws, id).await
+    }
+
     async fn mark_execution(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
         match status {
             EventStatus::Running | EventStatus::Waiting => self.set_execution_status(id, status).await,

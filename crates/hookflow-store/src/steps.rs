@@ -1,5 +1,7 @@
 //! Executions, their journals, workspace storage and replays.
 
+use std::sync::LazyLock;
+
 use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobKind, Timestamp, WorkspaceId};
 use hookflow_engine::store::{Execution, StepRecord, StorageOp, StoreResult};
 use hookflow_engine::StoreError;
@@ -192,6 +194,41 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         row.as_ref().map(execution).transpose()
+    }
+
+    /// An execution and its event in one query (a run needs both).
+    pub(crate) async fn execution_and_event(
+        &self,
+        ws: &WorkspaceId,
+        id: &ExecutionId,
+    ) -> StoreResult<Option<(Execution, Option<hookflow_engine::store::Event>)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let execution_columns: Vec<String> = EXECUTION_COLUMNS.split(", ").map(|c| format!("x.{c}")).collect();
+            let event_columns: Vec<String> = crate::rows::EVENT_COLUMNS
+                .split(", ")
+                .map(|c| format!("e.{c} AS e_{c}"))
+                .collect();
+            format!(
+                "SELECT {}, {} FROM executions x LEFT JOIN events e ON e.id = x.event_id \
+                 AND e.workspace_id = x.workspace_id WHERE x.workspace_id = $1 AND x.id = $2",
+                execution_columns.join(", "),
+                event_columns.join(", ")
+            )
+        });
+        let Some(row) = sqlx::query(SQL.as_str())
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let event = match col::<Option<String>>(&row, "e_id")? {
+            Some(_) => Some(crate::rows::event_prefixed(&row, "e_")?),
+            None => None,
+        };
+        Ok(Some((execution(&row)?, event)))
     }
 
     pub(crate) async fn set_execution_status(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {

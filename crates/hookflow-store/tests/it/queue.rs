@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use hookflow_core::{JobKind, JobState, Timestamp};
 
-use crate::utils::{on_every_database, workspace};
+use crate::utils::{connector, event, on_every_database, workspace};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -234,6 +234,32 @@ async fn concurrent_claimers_never_share_a_job() {
             }
         }
         assert_eq!(total, 120, "{db}");
+    })
+    .await;
+}
+
+/// The claim says whether an execution ever ran: only then has it a journal for its run to read.
+#[tokio::test]
+async fn a_claim_says_whether_the_execution_ran_before() {
+    on_every_database(|store, db| async move {
+        let ws = workspace(&*store, "a").await;
+        let c = connector(&*store, &ws, "orders").await;
+        let e = event(&c, serde_json::json!({"n": 1}));
+        let execution = e.execution.clone().unwrap();
+        store.insert_events(&[e]).await.unwrap();
+        let first = store
+            .claim_jobs(&[JobKind::Execution], "dead-node", 1, Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1, "{db}");
+        assert_eq!(first[0].target_id, execution.as_str(), "{db}");
+        assert!(first[0].fresh, "{db}: a new execution's first claim");
+        // Its holder stops answering; the next holder must read what the first one wrote.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(store.reclaim_expired().await.unwrap(), 1, "{db}");
+        let again = store.claim_jobs(&[JobKind::Execution], "w", 1, LEASE).await.unwrap();
+        assert_eq!(again.len(), 1, "{db}");
+        assert!(!again[0].fresh, "{db}: an execution that ran before");
     })
     .await;
 }
