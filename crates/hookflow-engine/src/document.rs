@@ -135,6 +135,22 @@ fn check_ordering(ordering: Option<&Value>, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// Whether a run of the document does nothing: no steps and no field mapping. Its executions
+/// succeed as they are received, with no job to run them.
+pub fn runs_nothing(document: &Value) -> bool {
+    let no_steps = match document.get("steps") {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(list)) => list.is_empty(),
+        Some(_) => false,
+    };
+    let no_mapping = match document.get("field_mapping") {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(map)) => map.is_empty(),
+        Some(_) => false,
+    };
+    no_steps && no_mapping
+}
+
 /// The document's ordering key template: events whose key renders the same
 /// non-empty text are executed one at a time, in the order they arrived.
 pub fn ordering_key(document: &Value) -> Option<&str> {

@@ -146,6 +146,9 @@ pub struct NewEvent {
     pub error: Option<String>,
     /// The execution to queue with the event; `None` for a rejected one.
     pub execution: Option<ExecutionId>,
+    /// The execution has nothing to run (see [`crate::document::runs_nothing`]): it is written as
+    /// succeeded, with no job.
+    pub nothing_to_run: bool,
     /// Set the connector's structure from this event when it has none yet.
     pub capture_structure: bool,
     /// The execution's ordering group (the connector's `ordering.key`, rendered): executions of one

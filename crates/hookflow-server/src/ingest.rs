@@ -194,15 +194,21 @@ async fn receive_inner(
         execution,
         capture_structure: !target.has_structure && status == EventStatus::Received,
         order_group: None,
+        nothing_to_run: false,
     };
     if event.execution.is_some() {
-        event.order_group = order_group(&state, &target.document, &event);
+        // No steps and no field mapping: the execution succeeds as it is stored, with no job.
+        event.nothing_to_run = document::runs_nothing(&target.document);
+        if !event.nothing_to_run {
+            event.order_group = order_group(&state, &target.document, &event);
+        }
     }
     // Rendered before the write so the event moves into the queue without a copy.
     let reply = match &error {
         None => Some(respond(&state, &target.document, &event)),
         Some(_) => None,
     };
+    let finished_here = event.nothing_to_run;
     state.ingest.submit(event).await.map_err(|e| {
         tracing::warn!(error = %e, "Ingest could not be stored.");
         AppError::Unavailable {
@@ -210,6 +216,9 @@ async fn receive_inner(
             retry_after: 5,
         }
     })?;
+    if finished_here {
+        state.metrics.executions.inc(EventStatus::Succeeded.as_str());
+    }
     match (reply, error) {
         (Some(reply), _) => Ok(reply),
         (None, Some(detail)) => Ok(rejected(&id, detail)),

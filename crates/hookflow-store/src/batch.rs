@@ -18,6 +18,7 @@ pub(crate) enum Val<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Int(i64),
+    OptInt(Option<i64>),
     Bytes(&'a [u8]),
 }
 
@@ -55,6 +56,7 @@ pub(crate) async fn insert_rows_then(
                     Val::Text(s) => query.bind(*s),
                     Val::OptText(s) => query.bind(*s),
                     Val::Int(i) => query.bind(*i),
+                    Val::OptInt(i) => query.bind(*i),
                     Val::Bytes(b) => query.bind(*b),
                 };
             }

@@ -991,8 +991,15 @@ impl SqlStore {
             col(row, "config_version")?,
         );
         let subs = crate::subscriptions::enabled_subscriptions(tx, &ws).await?;
-        let data = json!({"execution_id": id, "event_id": event_id, "connector_id": connector, "status": status.as_str(),
-            "error": error, "config_version": version, "finished_at": Timestamp::now().to_rfc3339()});
+        let data = execution_message(
+            id.as_str(),
+            &event_id,
+            &connector,
+            status,
+            error,
+            version,
+            Timestamp::now(),
+        );
         crate::subscriptions::emit_in(
             tx,
             &ws,
@@ -1041,7 +1048,11 @@ impl SqlStore {
                     Val::Text(e.workspace_id.as_str()),
                     Val::Text(e.connector_id.as_str()),
                     Val::Int(e.received_at.as_millis()),
-                    Val::Text(e.status.as_str()),
+                    Val::Text(if e.nothing_to_run {
+                        "succeeded"
+                    } else {
+                        e.status.as_str()
+                    }),
                     Val::Int(e.config_version),
                     Val::Text(&e.method),
                     Val::Text(&e.path),
@@ -1063,14 +1074,18 @@ impl SqlStore {
         let execution_rows: Vec<Vec<Val>> = runs
             .iter()
             .map(|(e, x)| {
+                // An execution with nothing to run succeeded the moment it was received.
+                let done = e.nothing_to_run.then_some(e.received_at.as_millis());
                 vec![
                     Val::Text(x.as_str()),
                     Val::Text(e.workspace_id.as_str()),
                     Val::Text(e.id.as_str()),
                     Val::Text(e.connector_id.as_str()),
                     Val::Int(e.config_version),
-                    Val::Text("received"),
+                    Val::Text(if e.nothing_to_run { "succeeded" } else { "received" }),
                     Val::Int(e.received_at.as_millis()),
+                    Val::OptInt(done),
+                    Val::OptInt(done),
                 ]
             })
             .collect();
@@ -1085,12 +1100,15 @@ impl SqlStore {
                 "config_version",
                 "status",
                 "created_at",
+                "started_at",
+                "finished_at",
             ],
             &execution_rows,
         )
         .await?;
-        let job_ids: Vec<JobId> = runs.iter().map(|_| JobId::new()).collect();
-        let job_rows: Vec<Vec<Val>> = runs
+        let queued: Vec<&(&NewEvent, &ExecutionId)> = runs.iter().filter(|(e, _)| !e.nothing_to_run).collect();
+        let job_ids: Vec<JobId> = queued.iter().map(|_| JobId::new()).collect();
+        let job_rows: Vec<Vec<Val>> = queued
             .iter()
             .zip(&job_ids)
             .map(|((e, x), id)| {
@@ -1106,8 +1124,8 @@ impl SqlStore {
             .collect();
         insert_rows(&mut *tx, "jobs", &crate::queue::JOB_INSERT_COLUMNS, &job_rows).await?;
 
-        // (received, rejected) per connector, applied once per batch.
-        let mut counts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        // (received, rejected, succeeded at once) per connector, applied once per batch.
+        let mut counts: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
         // Each workspace's subscriptions, read once per batch.
         let mut subscriptions: BTreeMap<&str, Vec<Subscription>> = BTreeMap::new();
         if events.iter().any(|e| e.capture_structure) {
@@ -1155,21 +1173,38 @@ impl SqlStore {
                     &data,
                 )
                 .await?;
+                if let (true, Some(x)) = (e.nothing_to_run, &e.execution) {
+                    let status = EventStatus::Succeeded;
+                    let data = execution_message(
+                        x.as_str(),
+                        e.id.as_str(),
+                        e.connector_id.as_str(),
+                        status,
+                        None,
+                        e.config_version,
+                        e.received_at,
+                    );
+                    let (ws, connector) = (e.workspace_id.as_str(), Some(e.connector_id.as_str()));
+                    crate::subscriptions::emit_in(&mut *tx, ws, subs, "execution.succeeded", connector, &data).await?;
+                }
             }
             let entry = counts.entry(e.connector_id.as_str()).or_default();
             entry.0 += 1;
             entry.1 += i64::from(e.status == EventStatus::Rejected);
+            entry.2 += i64::from(e.nothing_to_run);
         }
-        if !runs.is_empty() {
+        if !queued.is_empty() {
             crate::queue::announce_work(&mut *tx, self.dialect).await?;
         }
-        for (connector, (received, rejected)) in counts {
+        for (connector, (received, rejected, succeeded)) in counts {
             sqlx::query(
                 "UPDATE connector_stats SET received = received + $1, r_received = r_received + $1, \
-                 rejected = rejected + $2, r_rejected = r_rejected + $2 WHERE connector_id = $3",
+                 rejected = rejected + $2, r_rejected = r_rejected + $2, \
+                 succeeded = succeeded + $3, r_succeeded = r_succeeded + $3 WHERE connector_id = $4",
             )
             .bind(received)
             .bind(rejected)
+            .bind(succeeded)
             .bind(connector)
             .execute(&mut *tx)
             .await
@@ -1232,4 +1267,18 @@ impl SqlStore {
         let held = crate::queue::settle_on(&mut *tx, job.0, job.1, JobState::Queued, Some(at), None, false).await?;
         Ok(held)
     }
+}
+
+/// The data of an `execution.*` message.
+fn execution_message(
+    execution: &str,
+    event: &str,
+    connector: &str,
+    status: EventStatus,
+    error: Option<&str>,
+    version: i64,
+    finished_at: Timestamp,
+) -> Value {
+    json!({"execution_id": execution, "event_id": event, "connector_id": connector, "status": status.as_str(),
+        "error": error, "config_version": version, "finished_at": finished_at.to_rfc3339()})
 }

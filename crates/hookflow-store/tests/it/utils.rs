@@ -71,5 +71,6 @@ pub fn event(c: &Connector, body: serde_json::Value) -> NewEvent {
         execution: Some(ExecutionId::new()),
         capture_structure: true,
         order_group: None,
+        nothing_to_run: false,
     }
 }

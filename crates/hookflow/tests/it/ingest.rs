@@ -245,3 +245,58 @@ async fn credentials_in_request_headers_are_masked_in_the_log() {
     })
     .await;
 }
+
+/// A connector with no steps and no field mapping has nothing to run: its executions succeed as the
+/// events are stored, on a node without workers too, with no job queued, and subscribers hear
+/// `event.received` then `execution.succeeded` as from any other execution.
+#[tokio::test]
+async fn an_execution_with_nothing_to_run_succeeds_at_ingest() {
+    for db in TestDatabase::all().await {
+        let label = db.label;
+        let s = TestServer::start_with(Arc::new(db), |c| c.role = hookflow::Role::Ingest).await;
+        let token = s.workspace("acme").await;
+        let c = s.create_connector(&token, json!({"name": "Inbox"})).await;
+        let peer = crate::peer::Peer::start(crate::peer::Reply::status(204)).await;
+        let r = s
+            .api(Method::POST, "/subscriptions", &token)
+            .json(&json!({"url": format!("{}/hook", peer.base), "event_types": ["event.received", "execution.succeeded"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let subscription: Value = r.json().await.unwrap();
+
+        let id = crate::utils::post_event(&s, c["url"].as_str().unwrap(), json!({"n": 1})).await;
+        let e = s.get_json(&format!("/events/{id}"), &token).await;
+        assert_eq!(e["status"], "succeeded", "{label}: {e}");
+        let execution = e["execution_id"].as_str().unwrap();
+        let x = s.get_json(&format!("/executions/{execution}"), &token).await;
+        assert_eq!(x["status"], "succeeded", "{label}: {x}");
+        assert!(x["finished_at"].is_string(), "{label}: {x}");
+        assert_eq!(x["steps"], json!([]), "{label}");
+        let store = s.db.store().await;
+        let job = hookflow_engine::Store::job_for_target(&*store, execution)
+            .await
+            .unwrap();
+        assert!(job.is_none(), "{label}: a job was queued");
+        let stats = s
+            .get_json(&format!("/connectors/{}/stats", c["id"].as_str().unwrap()), &token)
+            .await;
+        assert_eq!(
+            stats["lifetime"],
+            json!({"received": 1, "succeeded": 1, "failed": 0, "filtered": 0, "rejected": 0}),
+            "{label}"
+        );
+        let path = format!("/subscriptions/{}/deliveries", subscription["id"].as_str().unwrap());
+        let deliveries = s.get_json(&path, &token).await;
+        let mut types: Vec<&str> = deliveries["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["event_type"].as_str().unwrap())
+            .collect();
+        types.sort_unstable();
+        assert_eq!(types, ["event.received", "execution.succeeded"], "{label}");
+        s.stop().await;
+    }
+}

@@ -85,7 +85,9 @@ async fn the_queue_grows_without_workers_and_drains_with_them() {
         let db = Arc::new(db);
         let ingest = TestServer::start_with(db.clone(), |c| c.role = Role::Ingest).await;
         let token = ingest.workspace("shop").await;
-        let c = ingest.create_connector(&token, json!({"name": "Queue"})).await;
+        let c = ingest
+            .create_connector(&token, json!({"name": "Queue", "config": crate::utils::one_step()}))
+            .await;
         let url = c["url"].as_str().unwrap();
         let mut ids = Vec::new();
         for i in 0..5 {

@@ -76,7 +76,7 @@ async fn sigkill_after_acknowledged_ingests_loses_nothing() {
         let c: Value = client
             .post(format!("{base}/api/v1/connectors"))
             .bearer_auth(&token)
-            .json(&json!({"name": "Orders"}))
+            .json(&json!({"name": "Orders", "config": crate::utils::one_step()}))
             .send()
             .await
             .unwrap()
@@ -516,7 +516,14 @@ async fn json_logs_carry_request_and_execution_ids() {
         r.headers()["x-request-id"].to_str().unwrap().starts_with("req_"),
         "an id is made when none is sent"
     );
-    let c = post_json(&client, &base, &token, "/connectors", json!({"name": "Logged"})).await;
+    let c = post_json(
+        &client,
+        &base,
+        &token,
+        "/connectors",
+        json!({"name": "Logged", "config": crate::utils::one_step()}),
+    )
+    .await;
     let event: Value = client
         .post(c["url"].as_str().unwrap())
         .json(&json!({}))

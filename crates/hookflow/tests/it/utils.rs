@@ -178,3 +178,11 @@ pub fn journal_step<'a>(e: &'a Value, key: &str) -> &'a Value {
         .find(|s| s["key"] == key)
         .unwrap_or_else(|| panic!("no step {key} in {e}"))
 }
+
+/// A document whose one step only computes (a text formatter): each event's execution is a job
+/// that a worker runs. A connector with no steps has nothing to run, and its executions succeed at
+/// ingest without a job.
+pub fn one_step() -> Value {
+    serde_json::json!({"steps": [
+        {"id": "upper", "type": "formatter", "kind": "text", "operation": "upper", "input": "{{ event.id }}"}]})
+}
