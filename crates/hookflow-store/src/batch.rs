@@ -41,12 +41,15 @@ pub(crate) async fn insert_rows_then(
     rows: &[Vec<Val<'_>>],
     then: &str,
 ) -> StoreResult<()> {
+    // SQLite looks a `$n` parameter's name up in a list as long as the statement's parameters, for
+    // every parameter bound: quadratic in a multi-row INSERT. Its anonymous `?` has no name.
+    let numbered = conn.backend_name() != "SQLite";
     let mut rest = rows;
     while !rest.is_empty() {
         let size = CHUNKS.into_iter().find(|&c| c <= rest.len()).unwrap_or(1);
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        let mut sql = insert_sql(table, columns, size);
+        let mut sql = insert_sql(table, columns, size, numbered);
         sql.push_str(then);
         let mut query = sqlx::query(&sql);
         for row in chunk {
@@ -66,7 +69,8 @@ pub(crate) async fn insert_rows_then(
     Ok(())
 }
 
-fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+/// The statement for `rows` rows, with `$1, $2, …` (PostgreSQL) or `?` (SQLite) parameters.
+fn insert_sql(table: &str, columns: &[&str], rows: usize, numbered: bool) -> String {
     use std::fmt::Write;
     let width = columns.len();
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
@@ -74,7 +78,11 @@ fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..width {
             let sep = if c == 0 { "" } else { ", " };
-            let _ = write!(sql, "{sep}${}", r * width + c + 1);
+            if numbered {
+                let _ = write!(sql, "{sep}${}", r * width + c + 1);
+            } else {
+                let _ = write!(sql, "{sep}?");
+            }
         }
         sql.push(')');
     }
@@ -88,9 +96,13 @@ mod tests {
     #[test]
     fn placeholders_number_every_row() {
         assert_eq!(
-            insert_sql("t", &["a", "b"], 2),
+            insert_sql("t", &["a", "b"], 2, true),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
         );
-        assert_eq!(insert_sql("t", &["a"], 1), "INSERT INTO t (a) VALUES ($1)");
+        assert_eq!(insert_sql("t", &["a"], 1, true), "INSERT INTO t (a) VALUES ($1)");
+        assert_eq!(
+            insert_sql("t", &["a", "b"], 2, false),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
     }
 }
