@@ -124,6 +124,11 @@ pub(crate) async fn settle_on(
     Ok(changed.rows_affected() == 1)
 }
 
+/// The condition of the partial index `jobs_due`, repeated in every query that should use it:
+/// SQLite uses a partial index only when the query names its condition, and does not infer it from
+/// `state = 'queued'`; without it, each claim and reclaim read the whole table, done jobs included.
+const ACTIVE: &str = "state IN ('queued', 'running')";
+
 /// The PostgreSQL channel on which a commit that queued due work wakes every node.
 pub(crate) const WORK_CHANNEL: &str = "hookflow_work";
 
@@ -191,9 +196,10 @@ impl SqlStore {
         // backlog); only an ordered execution looks up its group's earlier jobs.
         let pick = if kinds.contains(&JobKind::Delivery) {
             format!(
-                "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND id IN (\
+                "SELECT id FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND id IN (\
                  SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
-                 ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list})) c \
+                 ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 \
+                 AND kind IN ({kind_list})) c \
                  WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
                  AND r.group_key = c.group_key) <= {GROUP_CAP}) \
                  ORDER BY run_at, id LIMIT $4 {lock}"
@@ -202,7 +208,7 @@ impl SqlStore {
             // An execution of an ordering group waits while an earlier one of its group (by id,
             // which is arrival order) is queued or running, a delayed or retrying one included.
             format!(
-                "SELECT id FROM jobs j WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kind_list}) \
+                "SELECT id FROM jobs j WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND kind IN ({kind_list}) \
                  AND (group_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs p WHERE p.group_key = j.group_key \
                  AND p.state IN ('queued', 'running') AND p.id < j.id)) \
                  ORDER BY run_at, id LIMIT $4 {lock}"
@@ -323,7 +329,7 @@ impl SqlStore {
         let sql = format!(
             "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
              last_error = 'lease expired: the worker stopped answering', updated_at = $1 \
-             WHERE state = 'running' AND lease_until < {}",
+             WHERE state = 'running' AND {ACTIVE} AND lease_until < {}",
             self.dialect.now_millis()
         );
         let done = sqlx::query(&sql)
