@@ -149,6 +149,61 @@ pub(crate) async fn announce_work(tx: &mut AnyConnection, dialect: Dialect) -> S
 /// so a slow or failing subscriber never takes every worker.
 pub const GROUP_CAP: i64 = 4;
 
+/// The claim of up to `$4` jobs of `kinds` (`$5`, …) due by `$3` for worker `$1` with a lease of
+/// `$2` ms, answering the claimed jobs.
+fn claim_sql(dialect: Dialect, kinds: &[JobKind]) -> String {
+    let lock = match dialect {
+        Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    // Grouped jobs: the n-th queued job of a group is a candidate only while
+    // n plus the group's running jobs stays within the cap. The locking level
+    // repeats `state = 'queued'`: PostgreSQL re-checks only that level's
+    // conditions on a row another claimer changed, so without it a job
+    // claimed meanwhile would be claimed twice.
+    let kind_list = placeholders(5, kinds.len());
+    let db_now = dialect.now_millis();
+    // Deliveries of one subscription run at most GROUP_CAP at once. Execution
+    // claims read the due jobs straight off the (state, run_at) index (a
+    // self-join there made PostgreSQL's cached generic plan quadratic in the
+    // backlog); only an ordered execution looks up its group's earlier jobs.
+    let pick = if kinds.contains(&JobKind::Delivery) {
+        format!(
+            "SELECT id FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND id IN (\
+             SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
+             ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 \
+             AND kind IN ({kind_list})) c \
+             WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
+             AND r.group_key = c.group_key) <= {GROUP_CAP}) \
+             ORDER BY run_at, id LIMIT $4 {lock}"
+        )
+    } else {
+        // An execution of an ordering group waits while an earlier one of its group (by id,
+        // which is arrival order) is queued or running, a delayed or retrying one included.
+        format!(
+            "SELECT id FROM jobs j WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND kind IN ({kind_list}) \
+             AND (group_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs p WHERE p.group_key = j.group_key \
+             AND p.state IN ('queued', 'running') AND p.id < j.id)) \
+             ORDER BY run_at, id LIMIT $4 {lock}"
+        )
+    };
+    // The lease runs from the database's clock at the moment of the claim.
+    format!(
+        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = {db_now} + $2, \
+         attempts = attempts + 1, updated_at = $3 WHERE id IN ({pick}) RETURNING {JOB_COLUMNS}"
+    )
+}
+
+/// Expired leases back to the queue; `$1` is the time of the change.
+fn reclaim_sql(dialect: Dialect) -> String {
+    format!(
+        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
+         last_error = 'lease expired: the worker stopped answering', updated_at = $1 \
+         WHERE state = 'running' AND {ACTIVE} AND lease_until < {}",
+        dialect.now_millis()
+    )
+}
+
 impl SqlStore {
     pub(crate) async fn claim(
         &self,
@@ -179,46 +234,7 @@ impl SqlStore {
         lease: Duration,
     ) -> StoreResult<Vec<Job>> {
         let now = Timestamp::now();
-        let lock = match self.dialect {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        // Grouped jobs: the n-th queued job of a group is a candidate only while
-        // n plus the group's running jobs stays within the cap. The locking level
-        // repeats `state = 'queued'`: PostgreSQL re-checks only that level's
-        // conditions on a row another claimer changed, so without it a job
-        // claimed meanwhile would be claimed twice.
-        let kind_list = placeholders(5, kinds.len());
-        let db_now = self.dialect.now_millis();
-        // Deliveries of one subscription run at most GROUP_CAP at once. Execution
-        // claims read the due jobs straight off the (state, run_at) index (a
-        // self-join there made PostgreSQL's cached generic plan quadratic in the
-        // backlog); only an ordered execution looks up its group's earlier jobs.
-        let pick = if kinds.contains(&JobKind::Delivery) {
-            format!(
-                "SELECT id FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND id IN (\
-                 SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
-                 ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 \
-                 AND kind IN ({kind_list})) c \
-                 WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
-                 AND r.group_key = c.group_key) <= {GROUP_CAP}) \
-                 ORDER BY run_at, id LIMIT $4 {lock}"
-            )
-        } else {
-            // An execution of an ordering group waits while an earlier one of its group (by id,
-            // which is arrival order) is queued or running, a delayed or retrying one included.
-            format!(
-                "SELECT id FROM jobs j WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND kind IN ({kind_list}) \
-                 AND (group_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs p WHERE p.group_key = j.group_key \
-                 AND p.state IN ('queued', 'running') AND p.id < j.id)) \
-                 ORDER BY run_at, id LIMIT $4 {lock}"
-            )
-        };
-        // The lease runs from the database's clock at the moment of the claim.
-        let sql = format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = {db_now} + $2, \
-             attempts = attempts + 1, updated_at = $3 WHERE id IN ({pick}) RETURNING {JOB_COLUMNS}"
-        );
+        let sql = claim_sql(self.dialect, kinds);
         let mut query = sqlx::query(&sql)
             .bind(worker)
             .bind(lease.as_millis() as i64)
@@ -326,12 +342,7 @@ impl SqlStore {
 
     pub(crate) async fn reclaim(&self) -> StoreResult<u64> {
         let now = Timestamp::now().as_millis();
-        let sql = format!(
-            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
-             last_error = 'lease expired: the worker stopped answering', updated_at = $1 \
-             WHERE state = 'running' AND {ACTIVE} AND lease_until < {}",
-            self.dialect.now_millis()
-        );
+        let sql = reclaim_sql(self.dialect);
         let done = sqlx::query(&sql)
             .bind(now)
             .execute(&self.write)
@@ -440,5 +451,55 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         row.as_ref().map(rows::job_row).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Backend, StoreOptions};
+
+    /// What SQLite plans for `sql`, one step per line.
+    async fn plan(pool: &sqlx::AnyPool, sql: &str, binds: usize) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&explain);
+        for _ in 0..binds {
+            query = query.bind("x");
+        }
+        let rows = query.fetch_all(pool).await.unwrap();
+        rows.iter()
+            .map(|r| col::<String>(r, "detail").unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// SQLite uses the partial index `jobs_due` only when a query repeats its condition; without
+    /// it every claim and reclaim read the whole table. Each must search the index and scan no
+    /// `jobs` table.
+    #[tokio::test]
+    async fn claims_and_reclaims_search_the_due_index_on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("hookflow-plan-{}", JobId::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let backend = Backend::Sqlite(dir.join("plan.db").to_string_lossy().into_owned());
+        let (write, _read, dialect) = crate::open(&StoreOptions::new(backend)).await.unwrap();
+        let cases = [
+            ("execution claim", claim_sql(dialect, &[JobKind::Execution]), 5),
+            ("delivery claim", claim_sql(dialect, &[JobKind::Delivery]), 5),
+            ("reclaim", reclaim_sql(dialect), 1),
+        ];
+        for (what, sql, binds) in cases {
+            let plan = plan(&write, &sql, binds).await;
+            assert!(
+                plan.contains("USING INDEX jobs_due"),
+                "{what} does not use jobs_due:\n{plan}"
+            );
+            let scans: Vec<&str> = plan
+                .lines()
+                .filter(|l| ["SCAN jobs", "SCAN j", "SCAN p", "SCAN r"].contains(&l.trim()))
+                .collect();
+            assert!(scans.is_empty(), "{what} reads the whole jobs table:\n{plan}");
+        }
+        write.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
