@@ -124,10 +124,16 @@ pub(crate) async fn settle_on(
     Ok(changed.rows_affected() == 1)
 }
 
-/// The condition of the partial index `jobs_due`, repeated in every query that should use it:
-/// SQLite uses a partial index only when the query names its condition, and does not infer it from
-/// `state = 'queued'`; without it, each claim and reclaim read the whole table, done jobs included.
-const ACTIVE: &str = "state IN ('queued', 'running')";
+/// The condition of the partial index `jobs_due`, repeated in every query that should use it on
+/// SQLite: SQLite uses a partial index only when the query names its condition, and does not infer
+/// it from `state = 'queued'`; without it, each claim and reclaim read the whole table, done jobs
+/// included. PostgreSQL infers it, and is better off without a redundant `= ANY` on the index.
+fn active(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "state IN ('queued', 'running')",
+        Dialect::Postgres => "TRUE",
+    }
+}
 
 /// The PostgreSQL channel on which a commit that queued due work wakes every node.
 pub(crate) const WORK_CHANNEL: &str = "hookflow_work";
@@ -163,28 +169,33 @@ fn claim_sql(dialect: Dialect, kinds: &[JobKind]) -> String {
     // claimed meanwhile would be claimed twice.
     let kind_list = placeholders(5, kinds.len());
     let db_now = dialect.now_millis();
+    let active = active(dialect);
     // Deliveries of one subscription run at most GROUP_CAP at once. Execution
     // claims read the due jobs straight off the (state, run_at) index (a
     // self-join there made PostgreSQL's cached generic plan quadratic in the
     // backlog); only an ordered execution looks up its group's earlier jobs.
+    // The claims order by run_at alone, the index's order, so they stop after
+    // `$4` rows: ordering by (run_at, id) made PostgreSQL sort every due job
+    // (a backlog of 400,000 took a second per claim). Ties are claimed in any
+    // order; an ordering group's order comes from its NOT EXISTS, by id.
     let pick = if kinds.contains(&JobKind::Delivery) {
         format!(
-            "SELECT id FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND id IN (\
+            "SELECT id FROM jobs WHERE state = 'queued' AND {active} AND run_at <= $3 AND id IN (\
              SELECT id FROM (SELECT id, run_at, group_key, ROW_NUMBER() OVER (PARTITION BY COALESCE(group_key, id) \
-             ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 \
+             ORDER BY run_at, id) AS n FROM jobs WHERE state = 'queued' AND {active} AND run_at <= $3 \
              AND kind IN ({kind_list})) c \
              WHERE c.group_key IS NULL OR c.n + (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
              AND r.group_key = c.group_key) <= {GROUP_CAP}) \
-             ORDER BY run_at, id LIMIT $4 {lock}"
+             ORDER BY run_at LIMIT $4 {lock}"
         )
     } else {
         // An execution of an ordering group waits while an earlier one of its group (by id,
         // which is arrival order) is queued or running, a delayed or retrying one included.
         format!(
-            "SELECT id FROM jobs j WHERE state = 'queued' AND {ACTIVE} AND run_at <= $3 AND kind IN ({kind_list}) \
+            "SELECT id FROM jobs j WHERE state = 'queued' AND {active} AND run_at <= $3 AND kind IN ({kind_list}) \
              AND (group_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs p WHERE p.group_key = j.group_key \
              AND p.state IN ('queued', 'running') AND p.id < j.id)) \
-             ORDER BY run_at, id LIMIT $4 {lock}"
+             ORDER BY run_at LIMIT $4 {lock}"
         )
     };
     // The lease runs from the database's clock at the moment of the claim.
@@ -196,10 +207,11 @@ fn claim_sql(dialect: Dialect, kinds: &[JobKind]) -> String {
 
 /// Expired leases back to the queue; `$1` is the time of the change.
 fn reclaim_sql(dialect: Dialect) -> String {
+    let active = active(dialect);
     format!(
         "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
          last_error = 'lease expired: the worker stopped answering', updated_at = $1 \
-         WHERE state = 'running' AND {ACTIVE} AND lease_until < {}",
+         WHERE state = 'running' AND {active} AND lease_until < {}",
         dialect.now_millis()
     )
 }
