@@ -214,6 +214,13 @@ pub async fn run(
                 listener.abort();
             }));
         }
+        if let Some(statistics) = store.keep_queue_statistics(Duration::from_secs(30)) {
+            let stop = stopped();
+            workers.push(tokio::spawn(async move {
+                stop.await;
+                statistics.abort();
+            }));
+        }
         let executions = ExecutionHandler::new(dyn_store.clone(), templates, client.clone(), metrics.clone());
         workers.push(tokio::spawn(worker::run(
             dyn_store.clone(),
