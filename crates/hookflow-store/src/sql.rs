@@ -124,20 +124,44 @@ impl SqlStore {
 
     /// On PostgreSQL, listens for work queued by any node and wakes this node's
     /// workers; answers `None` on SQLite (one node: local commits wake it).
-    /// On PostgreSQL, refreshes the planner's statistics of the job queue every `every`, until the
-    /// task is aborted. The queue's due rows change faster than autovacuum re-analyzes a big table
-    /// (and autovacuum may be off): with stale statistics PostgreSQL takes a backlog of 400,000 due
-    /// jobs for one row and sorts all of them in every claim, a second each. `ANALYZE` samples a
-    /// fixed number of rows, so it costs the same on any size of table.
-    pub fn keep_queue_statistics(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+    /// On PostgreSQL, keeps the planner's statistics of the hot tables fresh, checking every
+    /// `every` until the task is aborted: the job queue each time, and executions and events once a
+    /// tenth of them changed since they were last analyzed (autovacuum's own rule, for when it is
+    /// late or off). The queue's due rows change faster than autovacuum re-analyzes a big table:
+    /// with statistics of an empty table, PostgreSQL took a backlog of 400,000 due jobs for one
+    /// row and sorted all of them in every claim, and read every event to mark 64 running.
+    /// `ANALYZE` samples a fixed number of rows, so it costs about the same on any size of table.
+    pub fn keep_planner_statistics(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
         if self.dialect != Dialect::Postgres {
             return None;
         }
         let pool = self.write.clone();
         Some(tokio::spawn(async move {
             loop {
-                if let Err(error) = sqlx::query("ANALYZE jobs").execute(&pool).await {
-                    tracing::warn!(%error, "Refreshing the job queue's statistics failed.");
+                let stale: Result<Vec<(String,)>, _> = sqlx::query_as(
+                    "SELECT relname::text FROM pg_stat_user_tables WHERE relname = 'jobs' \
+                     OR (relname IN ('executions', 'events') AND n_mod_since_analyze > 50 + n_live_tup / 10)",
+                )
+                .fetch_all(&pool)
+                .await;
+                let result = match stale {
+                    Ok(tables) => {
+                        let mut result = Ok(());
+                        for (table,) in tables {
+                            // The names come from the fixed list above.
+                            result = result.and(
+                                sqlx::query(&format!("ANALYZE {table}"))
+                                    .execute(&pool)
+                                    .await
+                                    .map(|_| ()),
+                            );
+                        }
+                        result
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(error) = result {
+                    tracing::warn!(%error, "Refreshing the planner's statistics failed.");
                 }
                 tokio::time::sleep(every).await;
             }

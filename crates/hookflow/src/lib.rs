@@ -214,7 +214,7 @@ pub async fn run(
                 listener.abort();
             }));
         }
-        if let Some(statistics) = store.keep_queue_statistics(Duration::from_secs(30)) {
+        if let Some(statistics) = store.keep_planner_statistics(Duration::from_secs(30)) {
             let stop = stopped();
             workers.push(tokio::spawn(async move {
                 stop.await;
