@@ -303,6 +303,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_document_without_steps_and_field_mapping_runs_nothing() {
+        assert!(runs_nothing(&empty()));
+        assert!(runs_nothing(
+            &json!({"steps": null, "field_mapping": {}, "response": {"status": 202}})
+        ));
+        assert!(!runs_nothing(
+            &json!({"steps": [{"id": "a", "type": "delay", "for": "1m"}]})
+        ));
+        assert!(!runs_nothing(
+            &json!({"steps": [], "field_mapping": {"email": "{{ event.body.email }}"}})
+        ));
+        assert!(
+            !runs_nothing(&json!({"steps": "not a list"})),
+            "a broken document is not skipped"
+        );
+    }
+
+    #[test]
     fn split_checks_shape() {
         let (doc, structure) = split(json!({"structure": {"a": 1}, "steps": []})).unwrap();
         assert_eq!(structure, Some(json!({"a": 1})));

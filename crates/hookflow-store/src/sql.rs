@@ -74,6 +74,21 @@ impl TargetCache {
     }
 }
 
+/// `ANALYZE` of `jobs`, and of `executions` and `events` when a tenth of them changed since.
+async fn analyze_stale(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    let stale: Vec<(String,)> = sqlx::query_as(
+        "SELECT relname::text FROM pg_stat_user_tables WHERE relname = 'jobs' \
+         OR (relname IN ('executions', 'events') AND n_mod_since_analyze > 50 + n_live_tup / 10)",
+    )
+    .fetch_all(pool)
+    .await?;
+    // The names come from the fixed list above.
+    for (table,) in stale {
+        sqlx::query(&format!("ANALYZE {table}")).execute(pool).await?;
+    }
+    Ok(())
+}
+
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
@@ -122,8 +137,6 @@ impl SqlStore {
         self.dialect
     }
 
-    /// On PostgreSQL, listens for work queued by any node and wakes this node's
-    /// workers; answers `None` on SQLite (one node: local commits wake it).
     /// On PostgreSQL, keeps the planner's statistics of the hot tables fresh, checking every
     /// `every` until the task is aborted: the job queue each time, and executions and events once a
     /// tenth of them changed since they were last analyzed (autovacuum's own rule, for when it is
@@ -138,29 +151,7 @@ impl SqlStore {
         let pool = self.write.clone();
         Some(tokio::spawn(async move {
             loop {
-                let stale: Result<Vec<(String,)>, _> = sqlx::query_as(
-                    "SELECT relname::text FROM pg_stat_user_tables WHERE relname = 'jobs' \
-                     OR (relname IN ('executions', 'events') AND n_mod_since_analyze > 50 + n_live_tup / 10)",
-                )
-                .fetch_all(&pool)
-                .await;
-                let result = match stale {
-                    Ok(tables) => {
-                        let mut result = Ok(());
-                        for (table,) in tables {
-                            // The names come from the fixed list above.
-                            result = result.and(
-                                sqlx::query(&format!("ANALYZE {table}"))
-                                    .execute(&pool)
-                                    .await
-                                    .map(|_| ()),
-                            );
-                        }
-                        result
-                    }
-                    Err(e) => Err(e),
-                };
-                if let Err(error) = result {
+                if let Err(error) = analyze_stale(&pool).await {
                     tracing::warn!(%error, "Refreshing the planner's statistics failed.");
                 }
                 tokio::time::sleep(every).await;
@@ -168,6 +159,8 @@ impl SqlStore {
         }))
     }
 
+    /// On PostgreSQL, listens for work queued by any node and wakes this node's
+    /// workers; answers `None` on SQLite (one node: local commits wake it).
     pub fn listen(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Option<tokio::task::JoinHandle<()>> {
         let crate::Backend::Postgres(url) = &self.backend else {
             return None;
