@@ -29,6 +29,14 @@ fn placeholders(start: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `query` with each of `values` bound in turn, for an `IN (…)` list.
+fn bind_all<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    values: &[&'q str],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    values.iter().fold(query, |query, value| query.bind(*value))
+}
+
 pub(crate) async fn insert_job(
     tx: &mut AnyConnection,
     kind: JobKind,
@@ -258,51 +266,46 @@ impl SqlStore {
         let claimed = query.fetch_all(&mut *tx).await.map_err(db_error)?;
         let mut jobs = claimed.iter().map(rows::job).collect::<StoreResult<Vec<_>>>()?;
         // The claimed executions show as running from now on, in the same commit.
-        let executions: Vec<String> = jobs
+        let executions: Vec<&str> = jobs
             .iter()
             .filter(|j| j.kind == JobKind::Execution)
-            .map(|j| j.target_id.clone())
+            .map(|j| j.target_id.as_str())
             .collect();
+        let mut started = HashSet::new();
         if !executions.is_empty() {
             // An execution that never started has no journal: its run need not read one.
             let sql = format!(
                 "SELECT id FROM executions WHERE started_at IS NOT NULL AND id IN ({})",
                 placeholders(1, executions.len())
             );
-            let mut query = sqlx::query(&sql);
-            for id in &executions {
-                query = query.bind(id.as_str());
-            }
-            let started: HashSet<String> = query
+            started = bind_all(sqlx::query(&sql), &executions)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?
                 .iter()
                 .map(|r| col::<String>(r, "id"))
                 .collect::<StoreResult<_>>()?;
-            for job in jobs.iter_mut().filter(|j| j.kind == JobKind::Execution) {
-                job.fresh = !started.contains(&job.target_id);
-            }
-            let list = placeholders(2, executions.len());
             let sql = format!(
                 "UPDATE executions SET status = 'running', started_at = COALESCE(started_at, $1) \
-                 WHERE finished_at IS NULL AND id IN ({list})"
+                 WHERE finished_at IS NULL AND id IN ({})",
+                placeholders(2, executions.len())
             );
-            let mut query = sqlx::query(&sql).bind(now.as_millis());
-            for id in &executions {
-                query = query.bind(id.as_str());
-            }
-            query.execute(&mut *tx).await.map_err(db_error)?;
+            bind_all(sqlx::query(&sql).bind(now.as_millis()), &executions)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
             let sql = format!(
                 "UPDATE events SET status = 'running' WHERE status IN ('received', 'waiting') \
                  AND execution_id IN ({})",
                 placeholders(1, executions.len())
             );
-            let mut query = sqlx::query(&sql);
-            for id in &executions {
-                query = query.bind(id.as_str());
-            }
-            query.execute(&mut *tx).await.map_err(db_error)?;
+            bind_all(sqlx::query(&sql), &executions)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        for job in jobs.iter_mut().filter(|j| j.kind == JobKind::Execution) {
+            job.fresh = !started.contains(&job.target_id);
         }
         jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(jobs)
