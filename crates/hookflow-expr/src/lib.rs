@@ -29,6 +29,7 @@
 
 mod condition;
 mod filters;
+mod limits;
 mod math;
 mod scan;
 mod template;
@@ -37,6 +38,10 @@ mod track;
 pub use condition::{
     compile_condition, compile_node, evaluate, evaluate_shared, CompiledNode, Condition, ConditionError,
     ConditionResult, Group, Match, Node, Op, Outcome, UnknownOp,
+};
+pub use limits::{
+    MAX_DEPTH as TEMPLATE_MAX_DEPTH, MAX_ITEMS as TEMPLATE_MAX_ITEMS, MAX_MEMORY as TEMPLATE_MAX_MEMORY,
+    MAX_OUTPUT as TEMPLATE_MAX_OUTPUT, MAX_STRING as TEMPLATE_MAX_STRING,
 };
 pub use math::{eval_math, MathError};
 pub use template::{Rendered, Template, TemplateError, Templates};

@@ -8,6 +8,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
 use crate::filters;
+use crate::limits::{self, Breach, Budget};
 use crate::track::{to_json, value_text, Recorder, Tracked};
 
 /// How many VM instructions one render may run before it is stopped.
@@ -114,6 +115,7 @@ impl Templates {
                 .map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
         });
         filters::register(&mut env);
+        limits::install(&mut env);
         let globals = env.globals().map(|(name, _)| name.to_string()).collect();
         Templates {
             env,
@@ -174,15 +176,26 @@ impl Templates {
         let recorder = Arc::new(Recorder::default());
         let root = Tracked::root(ctx.clone(), recorder.clone(), self.globals.clone());
         let mut errors = Vec::new();
+        let budget = Budget::start();
         let value = match &inner.kind {
             Kind::Plain => Json::String(inner.source.clone()),
-            Kind::Text(env) => match env.get_template(NAME).and_then(|t| t.render(root)) {
-                Ok(text) => Json::String(text),
-                Err(e) => {
-                    errors.push(runtime_error(&inner.source, &e, |at| at));
-                    Json::String(String::new())
+            Kind::Text(env) => {
+                let mut out = Bounded::default();
+                match env
+                    .get_template(NAME)
+                    .and_then(|t| t.render_captured_to(root, &mut out).map(drop))
+                {
+                    Ok(_) => Json::String(out.into_string()),
+                    Err(_) if out.full => {
+                        errors.push(Breach::Output.to_string());
+                        Json::String(String::new())
+                    }
+                    Err(e) => {
+                        errors.push(runtime_error(&inner.source, &e, |at| at));
+                        Json::String(String::new())
+                    }
                 }
-            },
+            }
             Kind::Expr { env, offset } => {
                 let result = env.get_template(NAME).and_then(|t| {
                     let captured = t.render_captured(root)?;
@@ -190,7 +203,7 @@ impl Templates {
                 });
                 let to_source = |at: usize| (at + offset).saturating_sub(EXPR_PREFIX.len());
                 match result {
-                    Ok(value) => to_json(&value).unwrap_or_else(|e| {
+                    Ok(value) => expression_json(&value).unwrap_or_else(|e| {
                         errors.push(format!("{}: {e}", position_text(&inner.source, *offset)));
                         Json::Null
                     }),
@@ -201,6 +214,7 @@ impl Templates {
                 }
             }
         };
+        drop(budget);
         let missing = expand_missing(recorder.take(), &inner.chains);
         Rendered { value, missing, errors }
     }
@@ -238,6 +252,52 @@ impl Template {
     pub fn is_plain(&self) -> bool {
         matches!(self.inner.kind, Kind::Plain)
     }
+}
+
+/// The output of a text template, refusing to grow past [`limits::MAX_OUTPUT`].
+#[derive(Default)]
+struct Bounded {
+    bytes: Vec<u8>,
+    full: bool,
+}
+
+impl Bounded {
+    fn into_string(self) -> String {
+        // minijinja writes whole `str`s, so the bytes are UTF-8.
+        String::from_utf8(self.bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > limits::MAX_OUTPUT {
+            self.full = true;
+            return Err(std::io::Error::other(Breach::Output.to_string()));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The JSON of a single expression's value: measured first when the template
+/// made it (an event attribute as it is was bounded at ingest), so that no
+/// conversion walks a value deeper or larger than the limits.
+fn expression_json(value: &Value) -> Result<Json, String> {
+    if value.downcast_object_ref::<Tracked>().is_none() {
+        limits::check_value(value).map_err(|breach| breach.to_string())?;
+    }
+    let json = to_json(value)?;
+    if limits::json_deeper_than(&json, limits::MAX_JSON_DEPTH) {
+        return Err(format!(
+            "the value is nested deeper than {} levels, more than a step output may hold",
+            limits::MAX_JSON_DEPTH
+        ));
+    }
+    Ok(json)
 }
 
 fn has_markup(source: &str) -> bool {

@@ -9,9 +9,10 @@ use hookflow::Config;
 use hookflow_store::Backend;
 
 /// mimalloc instead of glibc's malloc: a profile of the engine under load spent about an eighth of
-/// its CPU in glibc's malloc and free, which mimalloc's per-thread free lists mostly avoid.
+/// its CPU in glibc's malloc and free, which mimalloc's per-thread free lists mostly avoid. Counted
+/// per thread, so that a template render is held to its memory budget (`hookflow-expr`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: hookflow_alloc::Counting<mimalloc::MiMalloc> = hookflow_alloc::Counting(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(name = "hookflow", version, about = "A self-hosted webhook connector engine")]

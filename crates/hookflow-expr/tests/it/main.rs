@@ -1,6 +1,11 @@
 //! Integration tests of hookflow-expr: one `check` helper per feature, data-driven with expect-test.
 
+/// The allocator the hookflow binary uses, so that the templates' memory budget is enforced here too.
+#[global_allocator]
+static ALLOCATOR: hookflow_alloc::Counting<std::alloc::System> = hookflow_alloc::Counting(std::alloc::System);
+
 mod conditions;
+mod limits;
 mod math;
 mod templates;
 mod utils;
