@@ -223,8 +223,12 @@ pub async fn resolve(
 ) -> Result<Result<Resolved, String>, StoreError> {
     let mut missing = Vec::new();
     let mut input = Map::new();
+    let mut exceeded: Option<String> = None;
     let mut text = |field: &str, t: &Option<Template>| -> Option<String> {
         let r = templates.render(t.as_ref()?, ctx);
+        if let Some(message) = r.limit_error() {
+            exceeded.get_or_insert_with(|| message.to_owned());
+        }
         missing.extend(r.missing.iter().cloned());
         let value = r.text().trim().to_owned();
         input.insert(field.to_owned(), json!(value));
@@ -243,11 +247,17 @@ pub async fn resolve(
     let mut attributes = Map::new();
     for (k, t) in &spec.attributes {
         let r = templates.render(t, ctx);
+        if let Some(message) = r.limit_error() {
+            exceeded.get_or_insert_with(|| message.to_owned());
+        }
         missing.extend(r.missing.iter().cloned());
         input.insert(format!("attributes.{k}"), r.value.clone());
         if !r.value.is_null() && r.value != json!("") {
             attributes.insert(k.clone(), r.value);
         }
+    }
+    if let Some(message) = exceeded {
+        return Ok(Err(message));
     }
     let mobile = match mobile.map(|m| normalize_mobile(&m, default_country)).transpose() {
         Ok(m) => m,

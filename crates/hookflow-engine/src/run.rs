@@ -77,6 +77,8 @@ pub struct Run<'a> {
     ctx: Value,
     /// Outputs set in the current iteration, innermost last.
     scopes: Vec<Map<String, Value>>,
+    /// Steps run or reused so far, held to `MAX_STEP_RUNS`.
+    step_runs: usize,
     /// Every entry written or reused by this run, in order.
     pub records: Vec<StepRecord>,
     /// Entries of steps without effects, not yet written (live only).
@@ -119,6 +121,7 @@ impl<'a> Run<'a> {
             next_seq,
             ctx,
             scopes: Vec::new(),
+            step_runs: 0,
             records: Vec::new(),
             pending: Vec::new(),
             side_effects: Vec::new(),
@@ -246,6 +249,14 @@ impl<'a> Run<'a> {
     {
         Box::pin(async move {
             for step in steps {
+                self.step_runs += 1;
+                if self.step_runs > crate::steps::MAX_STEP_RUNS {
+                    return Ok(Flow::Fail(format!(
+                        "the execution ran more than {} steps (iterators inside iterators multiply their \
+                         elements); it was stopped",
+                        crate::steps::MAX_STEP_RUNS
+                    )));
+                }
                 let key = format!("{prefix}{}", step.id);
                 // A finished step is never run again; paths re-enter to resume their branches.
                 if let Some(done) = self.journal.get(&key).filter(|r| r.status.is_final()).cloned() {
@@ -387,7 +398,10 @@ impl<'a> Run<'a> {
                     .await
             }
             Kind::Tags { add, tags, contact } => {
-                let rendered = self.templates.render(tags, &self.ctx);
+                let rendered = match self.render(tags) {
+                    Ok(r) => r,
+                    Err(message) => return self.fail(step, rec, message).await,
+                };
                 rec.missing = rendered.missing.clone();
                 let list = contacts::split_tags(&rendered.text());
                 rec.input = json!({"tags": list});
@@ -413,7 +427,10 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::AssignOwner { owner, contact } => {
-                let rendered = self.templates.render(owner, &self.ctx);
+                let rendered = match self.render(owner) {
+                    Ok(r) => r,
+                    Err(message) => return self.fail(step, rec, message).await,
+                };
                 rec.missing = rendered.missing.clone();
                 let email = rendered.text().trim().to_ascii_lowercase();
                 rec.input = json!({"owner": email});
@@ -436,7 +453,10 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::Iterator { over, steps, max_items } => {
-                let rendered = self.templates.render(over, &self.ctx);
+                let rendered = match self.render(over) {
+                    Ok(r) => r,
+                    Err(message) => return self.fail(step, rec, message).await,
+                };
                 rec.missing = rendered.missing;
                 let items = match rendered.value {
                     Value::Array(items) => items,
@@ -566,7 +586,7 @@ impl<'a> Run<'a> {
     ) -> Result<Target, String> {
         let id = match contact {
             Some(t) => {
-                let r = self.templates.render(t, &self.ctx);
+                let r = self.render(t)?;
                 rec.missing.extend(r.missing.iter().cloned());
                 r.text().trim().to_owned()
             }
@@ -763,16 +783,31 @@ impl<'a> Run<'a> {
         Ok(Flow::Fail(format!("step `{}`: {message}", step.id)))
     }
 
+    /// Renders a template of a step: a render stopped by one of the templates' hard limits is the
+    /// step's error, so the step fails before it acts on an empty value.
+    fn render(&self, template: &hookflow_expr::Template) -> Result<hookflow_expr::Rendered, String> {
+        let rendered = self.templates.render(template, &self.ctx);
+        match rendered.limit_error() {
+            Some(message) => Err(message.to_owned()),
+            None => Ok(rendered),
+        }
+    }
+
     /// Renders a storage step into an operation, its rendered input and missing attributes.
     fn storage_op(&self, storage: &Storage) -> (Result<StorageOp, String>, Value, Vec<String>) {
-        let key = self.templates.render(&storage.key, &self.ctx);
+        let key = match self.render(&storage.key) {
+            Ok(key) => key,
+            Err(message) => return (Err(message), json!({}), Vec::new()),
+        };
         let mut missing = key.missing.clone();
+        let mut exceeded = None;
         let key_text = key.text();
         let mut input = json!({"key": key_text});
         let mut value_of = |v: &Option<StorageValue>, name: &str| -> Option<Value> {
             let value = match v.as_ref()? {
                 StorageValue::Template(t) => {
                     let r = self.templates.render(t, &self.ctx);
+                    exceeded = exceeded.take().or(r.limit_error().map(str::to_owned));
                     missing.extend(r.missing);
                     r.value
                 }
@@ -783,6 +818,9 @@ impl<'a> Run<'a> {
         };
         let value = value_of(&storage.value, "value");
         let by = value_of(&storage.by, "by");
+        if let Some(message) = exceeded {
+            return (Err(message), input, missing);
+        }
         if key_text.trim().is_empty() {
             return (Err("the key rendered empty".into()), input, missing);
         }
@@ -896,7 +934,10 @@ impl<'a> Run<'a> {
                 Ok(now.plus_millis(d.as_millis() as i64))
             }
             Delay::Until(t) => {
-                let r = self.templates.render(t, &self.ctx);
+                let r = match self.render(t) {
+                    Ok(r) => r,
+                    Err(message) => return self.fail(step, rec, message).await,
+                };
                 rec.missing = r.missing.clone();
                 rec.input = json!({"until": r.value});
                 parse_instant(&r.value).ok_or_else(|| format!("`until` gave {}, which is not a date-time", r.value))

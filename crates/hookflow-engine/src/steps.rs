@@ -112,6 +112,9 @@ pub enum StorageValue {
 pub const ITERATOR_HARD_CAP: usize = 10_000;
 /// Elements handled when the step does not say.
 pub const ITERATOR_DEFAULT_CAP: usize = 500;
+/// The most steps one execution runs, counting each step once per iteration it runs in: nested
+/// iterators multiply (10,000 x 10,000 would be a hundred million), this does not.
+pub const MAX_STEP_RUNS: usize = 10_000;
 
 /// Keys every step may carry besides its own.
 const COMMON_KEYS: &[&str] = &["id", "type", "name", "description"];

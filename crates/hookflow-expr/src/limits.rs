@@ -83,6 +83,12 @@ fn size(bytes: usize) -> String {
 }
 
 impl Breach {
+    /// Marks the render on this thread as stopped by a limit.
+    pub(crate) fn note(self) -> Self {
+        BREACHED.set(true);
+        self
+    }
+
     pub(crate) fn error(self) -> Error {
         Error::new(ErrorKind::InvalidOperation, self.to_string())
     }
@@ -91,6 +97,8 @@ impl Breach {
 thread_local! {
     /// `hookflow_alloc::thread_net()` when the render on this thread started.
     static MEMORY_BASE: Cell<Option<isize>> = const { Cell::new(None) };
+    /// Whether the render on this thread broke a limit.
+    static BREACHED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Holds the memory budget of the render on this thread while it lives.
@@ -100,9 +108,17 @@ pub(crate) struct Budget {
 
 impl Budget {
     pub(crate) fn start() -> Budget {
+        BREACHED.set(false);
         Budget {
             previous: MEMORY_BASE.replace(Some(hookflow_alloc::thread_net())),
         }
+    }
+}
+
+impl Budget {
+    /// Whether this render broke a limit (as opposed to an ordinary mistake).
+    pub(crate) fn breached(&self) -> bool {
+        BREACHED.get()
     }
 }
 
@@ -113,6 +129,7 @@ impl Drop for Budget {
 }
 
 fn breach(kind: Breach) -> Error {
+    BREACHED.set(true);
     kind.error()
 }
 

@@ -68,6 +68,18 @@ pub struct Rendered {
     pub missing: Vec<String>,
     /// Runtime errors (a filter on a wrong type, an unknown filter); `value` is then empty or null.
     pub errors: Vec<String>,
+    /// The render was stopped by one of the hard limits (output, memory, size, depth), not by an
+    /// ordinary mistake: the step that asked for it must fail rather than go on with an empty value.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exceeded: bool,
+}
+
+impl Rendered {
+    /// The limit error, when the render broke a hard limit.
+    pub fn limit_error(&self) -> Option<&str> {
+        self.exceeded
+            .then(|| self.errors.first().map_or("template exceeded a limit", String::as_str))
+    }
 }
 
 impl Rendered {
@@ -187,7 +199,7 @@ impl Templates {
                 {
                     Ok(_) => Json::String(out.into_string()),
                     Err(_) if out.full => {
-                        errors.push(Breach::Output.to_string());
+                        errors.push(Breach::Output.note().to_string());
                         Json::String(String::new())
                     }
                     Err(e) => {
@@ -214,9 +226,15 @@ impl Templates {
                 }
             }
         };
+        let exceeded = budget.breached();
         drop(budget);
         let missing = expand_missing(recorder.take(), &inner.chains);
-        Rendered { value, missing, errors }
+        Rendered {
+            value,
+            missing,
+            errors,
+            exceeded,
+        }
     }
 
     /// Compiles and renders in one go, for one-off use.
@@ -288,10 +306,11 @@ impl std::io::Write for Bounded {
 /// conversion walks a value deeper or larger than the limits.
 fn expression_json(value: &Value) -> Result<Json, String> {
     if value.downcast_object_ref::<Tracked>().is_none() {
-        limits::check_value(value).map_err(|breach| breach.to_string())?;
+        limits::check_value(value).map_err(|breach| breach.note().to_string())?;
     }
     let json = to_json(value)?;
     if limits::json_deeper_than(&json, limits::MAX_JSON_DEPTH) {
+        Breach::Depth.note();
         return Err(format!(
             "the value is nested deeper than {} levels, more than a step output may hold",
             limits::MAX_JSON_DEPTH

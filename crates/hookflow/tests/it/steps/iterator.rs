@@ -1,6 +1,9 @@
 use expect_test::expect;
 
-use super::{check, check_config};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::{api, check, check_config, fixture};
 
 #[tokio::test]
 async fn nested_steps_run_per_element_and_outputs_are_collected() {
@@ -83,4 +86,31 @@ async fn bad_iterators_are_refused_naming_the_step() {
         steps[0].steps[0].id: step id `each` is used twice
     "#]])
     .await;
+}
+
+/// Iterators inside iterators multiply: 200 x 200 elements would be 40,000 step runs, past the
+/// execution's budget of 10,000, so the execution fails with the reason instead of running them.
+#[tokio::test]
+async fn nested_iterators_share_the_execution_step_budget() {
+    let f = fixture();
+    let steps = json!([{"id": "outer", "type": "iterator", "over": "{{ range(200) | list }}", "max_items": 10000, "steps": [
+        {"id": "inner", "type": "iterator", "over": "{{ range(200) | list }}", "max_items": 10000, "steps": [
+            {"id": "x", "type": "formatter", "kind": "math", "expression": "{{ item }} + 1"}]}]}]);
+    let out: Value = api(Method::POST, &format!("/connectors/{}/simulate", f.connector))
+        .json(&json!({"payload": {}, "config": {"steps": steps}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "failed", "{}", out["error"]);
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ran more than 10000 steps"),
+        "{}",
+        out["error"]
+    );
 }
