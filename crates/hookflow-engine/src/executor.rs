@@ -19,6 +19,10 @@ use crate::{context, document};
 const STORE_RETRY_MS: i64 = 2_000;
 /// Compiled documents kept in memory.
 const CACHE_LIMIT: usize = 1_000;
+/// How many times the node running an execution may stop while running it (killed, crashed, or
+/// silent past its lease) before the execution is failed instead of run again: one poison event
+/// must not take every node of a cluster down in turn, forever.
+pub const MAX_RECLAIMS: i64 = 3;
 
 /// Compiled connector documents by connector and version (a version never changes).
 #[derive(Default)]
@@ -163,6 +167,16 @@ impl ExecutionHandler {
             self.metrics.executions.inc(status.as_str());
             Ok(JobOutcome::Settled)
         };
+        if job.reclaims >= MAX_RECLAIMS {
+            let message = format!(
+                "the node running this execution stopped {} times while running it (killed, crashed or \
+                 unresponsive past its lease); it is not run again, so that it cannot stop more nodes. \
+                 Replay it once the cause is fixed",
+                job.reclaims
+            );
+            tracing::error!(job_id = %job.id, execution_id = %id, reclaims = job.reclaims, "Execution failed after repeated node stops.");
+            return finish(EventStatus::Failed, Some(message), Vec::new()).await;
+        }
         // A version never changes: once compiled, it is not read again.
         let compiled = match self.cache.get(&execution.connector_id, execution.config_version) {
             Some(compiled) => compiled,

@@ -208,6 +208,8 @@ pub struct Job {
     pub worker: String,
     /// A subscription's deliveries or an ordering group; finishing one may free the next.
     pub group_key: Option<String>,
+    /// How many times the job's lease expired while a node ran it (crash-loop protection).
+    pub reclaims: i64,
     /// An execution never claimed before this claim: it has no journal to read.
     pub fresh: bool,
 }
@@ -223,6 +225,7 @@ pub struct JobRow {
     pub run_at: Timestamp,
     pub lease_owner: Option<String>,
     pub last_error: Option<String>,
+    pub reclaims: i64,
 }
 
 /// One run of a connector's steps for one event.

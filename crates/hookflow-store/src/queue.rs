@@ -217,7 +217,7 @@ fn claim_sql(dialect: Dialect, kinds: &[JobKind]) -> String {
 fn reclaim_sql(dialect: Dialect) -> String {
     let active = active(dialect);
     format!(
-        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
+        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, reclaims = reclaims + 1, \
          last_error = 'lease expired: the worker stopped answering', updated_at = $1 \
          WHERE state = 'running' AND {active} AND lease_until < {}",
         dialect.now_millis()

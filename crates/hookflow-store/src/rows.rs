@@ -113,7 +113,8 @@ pub fn stats(row: &AnyRow) -> R<Stats> {
 }
 
 pub const JOB_COLUMNS: &str =
-    "id, kind, workspace_id, target_id, state, run_at, attempts, lease_owner, lease_until, last_error, group_key";
+    "id, kind, workspace_id, target_id, state, run_at, attempts, lease_owner, lease_until, last_error, group_key, \
+     reclaims";
 
 pub fn job(row: &AnyRow) -> R<Job> {
     Ok(Job {
@@ -126,6 +127,7 @@ pub fn job(row: &AnyRow) -> R<Job> {
         lease_until: Timestamp::from_millis(col::<Option<i64>>(row, "lease_until")?.unwrap_or_default()),
         worker: col::<Option<String>>(row, "lease_owner")?.unwrap_or_default(),
         group_key: col(row, "group_key")?,
+        reclaims: col(row, "reclaims")?,
         fresh: false,
     })
 }
@@ -140,5 +142,6 @@ pub fn job_row(row: &AnyRow) -> R<JobRow> {
         run_at: Timestamp::from_millis(col(row, "run_at")?),
         lease_owner: col(row, "lease_owner")?,
         last_error: col(row, "last_error")?,
+        reclaims: col(row, "reclaims")?,
     })
 }

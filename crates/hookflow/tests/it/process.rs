@@ -564,3 +564,168 @@ async fn json_logs_carry_request_and_execution_ids() {
         "no log line names the execution {execution}"
     );
 }
+
+/// Crash-loop protection: a node is killed while it runs an execution's step, three times in a
+/// row (as a poison event that crashed the process would do); the next node fails the execution
+/// with the reason instead of running the step a fourth time, and goes on with other work.
+#[tokio::test]
+async fn an_execution_whose_node_keeps_dying_is_failed_not_run_forever() {
+    use crate::peer::{Peer, Reply};
+    for db in TestDatabase::all().await {
+        let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
+        // The peer holds every call far longer than the test: the node is mid-step when killed.
+        let hang = Reply {
+            delay: std::time::Duration::from_secs(600),
+            ..Reply::status(200)
+        };
+        let mut peer = Peer::start(hang).await;
+        let env = [("HOOKFLOW_LEASE", "1s")];
+        let (mut child, base) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+        let client = reqwest::Client::new();
+        let doc = json!({"steps": [{"id": "call", "type": "http_request", "method": "POST",
+            "url": format!("{}/hang", peer.base), "timeout": "2m"}]});
+        let c = post_json(
+            &client,
+            &base,
+            &token,
+            "/connectors",
+            json!({"name": "Poison", "config": doc}),
+        )
+        .await;
+        let url = c["url"].as_str().unwrap().to_owned();
+        let r: Value = client
+            .post(&url)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let event = r["event_id"].as_str().unwrap().to_owned();
+
+        let mut base = base;
+        for kill in 1..=3 {
+            let call = peer.next(30).await;
+            assert_eq!(call.path, "/hang", "{}: call {kill}", db.label);
+            child.start_kill().unwrap();
+            child.wait().await.unwrap();
+            (child, base) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let failed = loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}: the execution was not failed",
+                db.label
+            );
+            let e: Value = client
+                .get(format!("{base}/api/v1/events/{event}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if e["status"] == "failed" {
+                break e;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let error = failed["execution"]["error"].as_str().unwrap_or_default();
+        assert!(error.contains("stopped 3 times"), "{}: {failed}", db.label);
+        // The step was not called a fourth time, and the node works on.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(peer.drain().is_empty(), "{}: the step ran again", db.label);
+        // Each node has a port of its own, so its connector URLs have it too.
+        let hook = &url[url.find("/hooks/").unwrap()..];
+        let ok: Value = client
+            .post(format!("{base}{hook}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ok["status"], "accepted", "{}", db.label);
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+    }
+}
+
+/// Hostile templates through the binary: a nesting that used to overflow the stack and abort the
+/// process, and strings that used to grow until allocation failed. Simulate answers with the
+/// step's error at once, a saved connector fails the execution, and the process answers on.
+#[tokio::test]
+async fn hostile_templates_fail_their_step_and_the_process_answers_on() {
+    let deep = "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}";
+    let big = "{% set a = 'x' * 1000000 %}{% set b = a ~ a %}{% set c = b ~ b %}{{ c | length }}";
+    let db = TestDatabase::sqlite();
+    let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
+    let (mut child, base) = serve(&db).await;
+    let client = reqwest::Client::new();
+    let steps = json!({"steps": [
+        {"id": "deep", "type": "storage", "operation": "set", "key": "deep", "value": deep},
+        {"id": "big", "type": "storage", "operation": "set", "key": "big", "value": big}]});
+    let c = post_json(
+        &client,
+        &base,
+        &token,
+        "/connectors",
+        json!({"name": "Hostile", "config": steps}),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap();
+    for only in ["deep", "big"] {
+        let doc =
+            json!({"steps": steps["steps"].as_array().unwrap().iter().filter(|s| s["id"] == only).collect::<Vec<_>>()});
+        let sim = post_json(
+            &client,
+            &base,
+            &token,
+            &format!("/connectors/{id}/simulate"),
+            json!({"payload": {}, "config": doc}),
+        )
+        .await;
+        let text = sim.to_string();
+        assert!(
+            text.contains("nested deeper than 32 levels") || text.contains("string over the 1 MiB limit"),
+            "{only}: {sim}"
+        );
+    }
+    let r: Value = client
+        .post(c["url"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = r["event_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let failed = loop {
+        assert!(tokio::time::Instant::now() < deadline, "the execution did not finish");
+        let e: Value = client
+            .get(format!("{base}/api/v1/events/{event}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if e["status"] == "failed" {
+            break e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(failed.to_string().contains("nested deeper than 32 levels"), "{failed}");
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert!(health.status().is_success());
+    assert!(child.try_wait().unwrap().is_none(), "the process is still running");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+}
