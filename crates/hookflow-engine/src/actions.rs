@@ -341,6 +341,7 @@ pub fn compile_http_request(
     }
     let query = pairs(obj, "query", templates, &mut e);
     let headers = pairs(obj, "headers", templates, &mut e);
+    refuse_inline_credentials(obj, &mut e);
     let body = match obj.get("body").filter(|v| !v.is_null()) {
         None => None,
         Some(b) => match obj.get("body_type").and_then(Value::as_str).unwrap_or("json") {
@@ -667,6 +668,39 @@ pub fn generic_message(message: &Message, rendered: &Value) -> Value {
         Message::List(_) => "list",
     };
     json!({"type": kind, kind: rendered})
+}
+
+/// Refuses credentials written as plain text into an `http_request`: the document is shown to
+/// everyone who can read the connector, kept in its versions and exported. A credential belongs in
+/// the secret store, referenced as `{{ secrets.NAME }}`; a template (a secret, or a value forwarded
+/// from the event) is fine.
+fn refuse_inline_credentials(obj: &Map<String, Value>, e: &mut Errors<'_>) {
+    let literal = |v: &Value| v.as_str().is_some_and(|s| !s.trim().is_empty() && !s.contains("{{"));
+    let mut found: Vec<String> = Vec::new();
+    if let Some(Value::Object(auth)) = obj.get("auth") {
+        for field in ["token", "password", "value"] {
+            if auth.get(field).is_some_and(literal) {
+                found.push(format!("auth.{field}"));
+            }
+        }
+    }
+    for list in ["headers", "query"] {
+        if let Some(Value::Object(map)) = obj.get(list) {
+            for (name, value) in map {
+                if sensitive_header(name) && literal(value) {
+                    found.push(format!("{list}.{name}"));
+                }
+            }
+        }
+    }
+    for field in found {
+        err(
+            e,
+            &field,
+            "a credential written into the document is shown to everyone who can read the connector: \
+             store it with POST /api/v1/secrets and write {{ secrets.NAME }} here",
+        );
+    }
 }
 
 /// Header names whose values the journal never shows.

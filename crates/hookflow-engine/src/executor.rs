@@ -101,6 +101,22 @@ pub fn execution_context(event: Value, workspace: &WorkspaceId, timezone: &str, 
     })
 }
 
+/// Puts the workspace's secrets in the `secrets` root when the document names it, and answers
+/// the masker of their values.
+async fn load_secrets(
+    store: &dyn Store,
+    ws: &WorkspaceId,
+    compiled: &Compiled,
+    ctx: &mut Value,
+) -> Result<crate::secrets::Secrets, StoreError> {
+    if !compiled.uses_secrets {
+        return Ok(crate::secrets::Secrets::default());
+    }
+    let (root, secrets) = crate::secrets::Secrets::new(store.secret_values(ws).await?);
+    ctx["secrets"] = root;
+    Ok(secrets)
+}
+
 /// Runs the field mapping, then the steps.
 async fn run_all(run: &mut Run<'_>, compiled: &Compiled) -> Result<Flow, StoreError> {
     if let Some(spec) = &compiled.field_mapping {
@@ -221,7 +237,8 @@ impl ExecutionHandler {
             &event.headers,
             &event.parsed,
         );
-        let ctx = execution_context(event_value, ws, timezone, Timestamp::now());
+        let mut ctx = execution_context(event_value, ws, timezone, Timestamp::now());
+        let secrets = load_secrets(&*self.store, ws, &compiled, &mut ctx).await?;
         let mut run = Run::new(
             &*self.store,
             &self.templates,
@@ -232,6 +249,7 @@ impl ExecutionHandler {
             ctx,
         );
         run.default_country = settings.and_then(|s| s.default_country);
+        run.secrets = secrets;
         run.client = Some(self.client.clone());
         run.connector = Some(execution.connector_id.clone());
         run.metrics = Some(self.metrics.clone());
@@ -303,7 +321,8 @@ pub async fn simulate(
     };
     let settings = store.get_workspace(ws).await?;
     let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
-    let ctx = execution_context(event, ws, timezone, Timestamp::now());
+    let mut ctx = execution_context(event, ws, timezone, Timestamp::now());
+    let secrets = load_secrets(store, ws, &compiled, &mut ctx).await?;
     let mut run = Run::new(
         store,
         templates,
@@ -314,7 +333,9 @@ pub async fn simulate(
         ctx,
     );
     run.default_country = settings.and_then(|s| s.default_country);
+    run.secrets = secrets;
     let flow = run_all(&mut run, &compiled).await?;
+    run.side_effects.iter_mut().for_each(|effect| run.secrets.mask(effect));
     // In start order, as the live journal is read back.
     run.records.sort_by_key(|r| r.seq);
     let (status, error) = match flow {

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod retention;
 pub mod run;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod worker;

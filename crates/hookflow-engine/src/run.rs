@@ -93,6 +93,8 @@ pub struct Run<'a> {
     pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     /// Sends what actions send; live runs need one.
     pub client: Option<std::sync::Arc<hookflow_delivery::Client>>,
+    /// The secret values this run may render, masked in everything it records.
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl<'a> Run<'a> {
@@ -129,6 +131,7 @@ impl<'a> Run<'a> {
             connector: None,
             metrics: None,
             client: None,
+            secrets: crate::secrets::Secrets::default(),
         }
     }
 
@@ -196,6 +199,7 @@ impl<'a> Run<'a> {
     /// outside the run; see [`Run::save_now`] for one that had.
     async fn save(&mut self, mut rec: StepRecord) -> Result<(), StoreError> {
         rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
+        self.mask(&mut rec);
         if self.mode == Mode::Live {
             self.pending.push(rec.clone());
         }
@@ -235,6 +239,19 @@ impl<'a> Run<'a> {
     /// The entries not yet written, for the write that ends or suspends the execution.
     pub fn take_pending(&mut self) -> Vec<StepRecord> {
         std::mem::take(&mut self.pending)
+    }
+
+    /// Replaces the run's secret values in what a journal entry shows.
+    fn mask(&self, rec: &mut StepRecord) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        self.secrets.mask(&mut rec.input);
+        self.secrets.mask(&mut rec.output);
+        rec.attempt_log.iter_mut().for_each(|a| self.secrets.mask(a));
+        if let Some(masked) = rec.error.as_deref().and_then(|e| self.secrets.mask_text(e)) {
+            rec.error = Some(masked);
+        }
     }
 
     fn remember(&mut self, rec: StepRecord) {
@@ -776,6 +793,7 @@ impl<'a> Run<'a> {
     }
 
     async fn fail(&mut self, step: &Step, mut rec: StepRecord, message: String) -> Result<Flow, StoreError> {
+        let message = self.secrets.mask_text(&message).unwrap_or(message);
         rec.status = StepStatus::Failed;
         rec.error = Some(message.clone());
         self.set_output(&step.id, Value::Null);

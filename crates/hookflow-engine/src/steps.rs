@@ -17,6 +17,8 @@ pub struct Compiled {
     /// Finds or creates the event's contact before the steps run.
     pub field_mapping: Option<ContactSpec>,
     pub steps: Vec<Step>,
+    /// The document names the `secrets` root: its executions load the workspace's secrets.
+    pub uses_secrets: bool,
 }
 
 #[derive(Clone)]
@@ -154,7 +156,11 @@ pub fn compile(document: &Value, templates: &Templates) -> Result<Compiled, Vec<
         }
     };
     if errors.is_empty() {
-        Ok(Compiled { field_mapping, steps })
+        Ok(Compiled {
+            field_mapping,
+            steps,
+            uses_secrets: crate::secrets::used_by(document),
+        })
     } else {
         Err(errors)
     }

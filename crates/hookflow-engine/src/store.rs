@@ -228,6 +228,14 @@ pub struct JobRow {
     pub reclaims: i64,
 }
 
+/// A secret of the workspace secret store, without its value.
+#[derive(Debug, Clone)]
+pub struct SecretInfo {
+    pub name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// One run of a connector's steps for one event.
 #[derive(Debug, Clone)]
 pub struct Execution {
@@ -569,6 +577,20 @@ pub trait Store: Send + Sync + 'static {
     async fn define_attribute(&self, ws: &WorkspaceId, name: &str, kind: &str) -> StoreResult<AttributeDefinition>;
     async fn list_attribute_definitions(&self, ws: &WorkspaceId) -> StoreResult<Vec<AttributeDefinition>>;
     async fn delete_attribute_definition(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool>;
+
+    // The workspace secret store: values are written, never read back but by executions.
+    /// Creates (`create`) or replaces a secret; `None` when there is none to replace.
+    async fn put_secret(
+        &self,
+        ws: &WorkspaceId,
+        name: &str,
+        value: &str,
+        create: bool,
+    ) -> StoreResult<Option<SecretInfo>>;
+    async fn list_secrets(&self, ws: &WorkspaceId) -> StoreResult<Vec<SecretInfo>>;
+    async fn delete_secret(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool>;
+    /// Every secret of the workspace with its value, for the `secrets` root of an execution.
+    async fn secret_values(&self, ws: &WorkspaceId) -> StoreResult<std::collections::BTreeMap<String, String>>;
 
     // Channels.
     async fn create_channel(&self, channel: &Channel) -> StoreResult<()>;

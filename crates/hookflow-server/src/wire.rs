@@ -456,6 +456,42 @@ impl From<&hookflow_engine::store::Member> for MemberOut {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CreateSecret {
+    /// Written `{{ secrets.NAME }}` in documents: letters, digits and `_`.
+    pub name: String,
+    /// Encrypted at rest; never shown again.
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutSecret {
+    pub value: String,
+}
+
+/// A secret of the workspace, without its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretOut {
+    pub name: String,
+    /// How documents write it.
+    pub reference: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&hookflow_engine::store::SecretInfo> for SecretOut {
+    fn from(s: &hookflow_engine::store::SecretInfo) -> Self {
+        Self {
+            name: s.name.clone(),
+            reference: format!("{{{{ secrets.{} }}}}", s.name),
+            created_at: s.created_at.to_rfc3339(),
+            updated_at: s.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateMember {
     pub name: String,
     pub email: String,

@@ -56,14 +56,15 @@ fn member_row(row: &AnyRow) -> StoreResult<Member> {
     })
 }
 
-fn channel_row(row: &AnyRow) -> StoreResult<Channel> {
+fn channel_row(store: &SqlStore, row: &AnyRow) -> StoreResult<Channel> {
+    let credentials = store.unseal("channels.credentials", &col::<String>(row, "credentials")?)?;
     Ok(Channel {
         id: ChannelId::from_trusted(col(row, "id")?),
         workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
         name: col(row, "name")?,
         kind: col(row, "kind")?,
         settings: json(&col::<String>(row, "settings")?, "channel settings")?,
-        credentials: json(&col::<String>(row, "credentials")?, "channel credentials")?,
+        credentials: json(&credentials, "channel credentials")?,
         created_at: Timestamp::from_millis(col(row, "created_at")?),
         updated_at: Timestamp::from_millis(col(row, "updated_at")?),
     })
@@ -555,7 +556,7 @@ impl SqlStore {
         .bind(&c.name)
         .bind(&c.kind)
         .bind(c.settings.to_string())
-        .bind(c.credentials.to_string())
+        .bind(self.seal("channels.credentials", &c.credentials.to_string()))
         .bind(c.created_at.as_millis())
         .bind(c.updated_at.as_millis())
         .execute(&self.write)
@@ -574,7 +575,7 @@ impl SqlStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_error)?;
-        rows.iter().map(channel_row).collect()
+        rows.iter().map(|row| channel_row(self, row)).collect()
     }
 
     pub(crate) async fn channel_update(
@@ -591,7 +592,7 @@ impl SqlStore {
         )
         .bind(name)
         .bind(settings.map(Value::to_string))
-        .bind(credentials.map(Value::to_string))
+        .bind(credentials.map(|c| self.seal("channels.credentials", &c.to_string())))
         .bind(Timestamp::now().as_millis())
         .bind(ws.as_str())
         .bind(id.as_str())

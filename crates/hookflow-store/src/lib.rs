@@ -9,9 +9,11 @@
 //! Invariant: this is the only crate with SQL.
 
 mod batch;
+mod cipher;
 mod contacts;
 mod queue;
 mod rows;
+mod secrets;
 mod sql;
 mod steps;
 mod subscriptions;
@@ -24,6 +26,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
+pub use cipher::{Cipher, SecretKeys};
 pub use sql::SqlStore;
 
 /// The database behind a store.
@@ -91,6 +94,8 @@ pub struct StoreOptions {
     /// How long a query waits for a free connection before the store answers
     /// `Unavailable` (ingest then answers 503).
     pub acquire_timeout: Duration,
+    /// The keys that seal secret values at rest; by default a key file beside the database.
+    pub keys: SecretKeys,
 }
 
 impl StoreOptions {
@@ -100,10 +105,15 @@ impl StoreOptions {
             Backend::Sqlite(_) => 8,
             Backend::Postgres(_) => 16,
         };
+        let keys = SecretKeys {
+            file: Some(SecretKeys::file_beside(&backend)),
+            ..SecretKeys::default()
+        };
         Self {
             backend,
             max_connections,
             acquire_timeout: Duration::from_secs(5),
+            keys,
         }
     }
 }

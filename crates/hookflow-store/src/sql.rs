@@ -12,8 +12,8 @@ use hookflow_core::{
 use hookflow_engine::store::{
     AttributeDefinition, Channel, Connector, ConnectorPatch, Contact, ContactChanges, ContactFilter, ContactMatch,
     Delivery, DeliveryAttempt, DeliveryResult, DeliveryWork, Event, IngestTarget, Job, JobRow, Member, NewConnector,
-    NewEvent, NewWorkspace, Page, PageRequest, Stats, StepRecord, StoreResult, Subscription, SubscriptionChanges,
-    Version, Workspace, WorkspaceSettings, VERSIONS_KEPT,
+    NewEvent, NewWorkspace, Page, PageRequest, SecretInfo, Stats, StepRecord, StoreResult, Subscription,
+    SubscriptionChanges, Version, Workspace, WorkspaceSettings, VERSIONS_KEPT,
 };
 use hookflow_engine::{Store, StoreError};
 use serde_json::{json, Value};
@@ -36,6 +36,9 @@ pub struct SqlStore {
     /// SQLite's group-commit task for the hot writes; `None` on PostgreSQL.
     pub(crate) writer: Option<crate::writer::Writer>,
     targets: Arc<TargetCache>,
+    /// Seals secret values at rest (channel credentials, subscription secrets and headers,
+    /// workspace secrets).
+    pub(crate) cipher: Arc<crate::Cipher>,
 }
 
 /// How long a node answers ingest from a connector as it read it: a change made on another node
@@ -115,6 +118,7 @@ fn to_json(v: &Value) -> String {
 impl SqlStore {
     /// Opens (creating if needed) and migrates the database.
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        let cipher = Arc::new(crate::Cipher::load(&options.keys).map_err(StoreError::Internal)?);
         let (write, read, dialect) = crate::open(options).await.map_err(|e| match e {
             sqlx::Error::Migrate(m) => StoreError::Internal(format!("migration failed: {m}")),
             other => db_error(other),
@@ -126,7 +130,9 @@ impl SqlStore {
             backend: options.backend.clone(),
             writer: None,
             targets: Arc::default(),
+            cipher,
         };
+        store.reseal().await?;
         if dialect == Dialect::Sqlite {
             store.writer = Some(crate::writer::Writer::start(store.clone()));
         }
@@ -379,6 +385,28 @@ impl Store for SqlStore {
 
     async fn delete_attribute_definition(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
         self.attribute_delete(ws, name).await
+    }
+
+    async fn put_secret(
+        &self,
+        ws: &WorkspaceId,
+        name: &str,
+        value: &str,
+        create: bool,
+    ) -> StoreResult<Option<SecretInfo>> {
+        self.secret_put(ws, name, value, create).await
+    }
+
+    async fn list_secrets(&self, ws: &WorkspaceId) -> StoreResult<Vec<SecretInfo>> {
+        self.secret_list(ws).await
+    }
+
+    async fn delete_secret(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
+        self.secret_delete(ws, name).await
+    }
+
+    async fn secret_values(&self, ws: &WorkspaceId) -> StoreResult<std::collections::BTreeMap<String, String>> {
+        self.secret_values_of(ws).await
     }
 
     async fn create_channel(&self, channel: &Channel) -> StoreResult<()> {

@@ -42,7 +42,18 @@ fn millis(row: &AnyRow, name: &str) -> StoreResult<Option<Timestamp>> {
     Ok(col::<Option<i64>>(row, name)?.map(Timestamp::from_millis))
 }
 
-fn subscription(row: &AnyRow) -> StoreResult<Subscription> {
+/// A subscription row; with the store, its secrets and headers opened. Emitting needs neither,
+/// and runs inside transactions of free functions: it reads rows without (`None`).
+fn subscription(row: &AnyRow, store: Option<&SqlStore>) -> StoreResult<Subscription> {
+    let open = |column: &str, sealed_as: &str| -> StoreResult<Option<String>> {
+        match (store, col::<Option<String>>(row, column)?) {
+            (Some(store), Some(stored)) => store.unseal(sealed_as, &stored).map(Some),
+            (None, Some(_)) => Ok(Some(String::new())),
+            (_, None) => Ok(None),
+        }
+    };
+    let headers = open("headers", "subscriptions.headers")?.unwrap_or_default();
+    let headers = if headers.is_empty() { "{}".to_owned() } else { headers };
     Ok(Subscription {
         id: SubscriptionId::from_trusted(col(row, "id")?),
         workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
@@ -50,11 +61,11 @@ fn subscription(row: &AnyRow) -> StoreResult<Subscription> {
         description: col(row, "description")?,
         event_types: strings(&col::<String>(row, "event_types")?, "event_types")?,
         connector_ids: strings(&col::<String>(row, "connector_ids")?, "connector_ids")?,
-        headers: object(&col::<String>(row, "headers")?, "headers")?,
+        headers: object(&headers, "headers")?,
         extra_fields: object(&col::<String>(row, "extra_fields")?, "extra_fields")?,
         enabled: col::<i64>(row, "enabled")? != 0,
-        secret: col(row, "secret")?,
-        previous_secret: col(row, "previous_secret")?,
+        secret: open("secret", "subscriptions.secret")?.unwrap_or_default(),
+        previous_secret: open("previous_secret", "subscriptions.secret")?,
         previous_until: millis(row, "previous_until")?,
         disabled_reason: col(row, "disabled_reason")?,
         failing_since: millis(row, "failing_since")?,
@@ -83,7 +94,7 @@ pub(crate) async fn enabled_subscriptions(tx: &mut AnyConnection, ws: &str) -> S
     let sql =
         format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE workspace_id = $1 AND enabled = 1 ORDER BY id");
     let rows = sqlx::query(&sql).bind(ws).fetch_all(&mut *tx).await.map_err(db_error)?;
-    rows.iter().map(subscription).collect()
+    rows.iter().map(|row| subscription(row, None)).collect()
 }
 
 /// Emits an event to the given subscriptions that want it; see the module invariant.
@@ -157,10 +168,10 @@ impl SqlStore {
         .bind(&s.description)
         .bind(json!(s.event_types).to_string())
         .bind(json!(s.connector_ids).to_string())
-        .bind(Value::Object(s.headers.clone()).to_string())
+        .bind(self.seal("subscriptions.headers", &Value::Object(s.headers.clone()).to_string()))
         .bind(Value::Object(s.extra_fields.clone()).to_string())
         .bind(i64::from(s.enabled))
-        .bind(&s.secret)
+        .bind(self.seal("subscriptions.secret", &s.secret))
         .bind(s.created_at.as_millis())
         .execute(&self.write)
         .await
@@ -182,7 +193,7 @@ impl SqlStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_error)?;
-        rows.iter().map(subscription).collect()
+        rows.iter().map(|row| subscription(row, Some(self))).collect()
     }
 
     pub(crate) async fn subscription_update(
@@ -204,7 +215,10 @@ impl SqlStore {
         .bind(c.description.as_ref().unwrap_or(&current.description))
         .bind(json!(c.event_types.as_ref().unwrap_or(&current.event_types)).to_string())
         .bind(json!(c.connector_ids.as_ref().unwrap_or(&current.connector_ids)).to_string())
-        .bind(Value::Object(c.headers.clone().unwrap_or(current.headers)).to_string())
+        .bind(self.seal(
+            "subscriptions.headers",
+            &Value::Object(c.headers.clone().unwrap_or(current.headers)).to_string(),
+        ))
         .bind(Value::Object(c.extra_fields.clone().unwrap_or(current.extra_fields)).to_string())
         .bind(i64::from(enabled))
         // Turning a subscription on again clears why it was turned off.
@@ -239,7 +253,7 @@ impl SqlStore {
              WHERE workspace_id = $4 AND id = $5",
         )
         .bind(keep_old_until.as_millis())
-        .bind(secret)
+        .bind(self.seal("subscriptions.secret", secret))
         .bind(Timestamp::now().as_millis())
         .bind(ws.as_str())
         .bind(id.as_str())

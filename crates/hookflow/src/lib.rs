@@ -115,10 +115,30 @@ pub fn setup_tracing(json: bool, for_test: bool) {
 }
 
 pub async fn open_store(backend: &Backend) -> anyhow::Result<Arc<SqlStore>> {
-    let store = SqlStore::connect(&StoreOptions::new(backend.clone()))
+    let mut options = StoreOptions::new(backend.clone());
+    options.keys = secret_keys(backend);
+    let store = SqlStore::connect(&options)
         .await
         .with_context(|| format!("cannot open the database {}", describe(backend)))?;
     Ok(Arc::new(store))
+}
+
+/// The keys that seal secrets at rest, from the environment only: a key on the command line
+/// would show in every process listing. `HOOKFLOW_SECRET_KEY` (base64 of 32 bytes) seals;
+/// `HOOKFLOW_SECRET_KEY_PREVIOUS` (comma-separated) still opens; without a key, the file
+/// `HOOKFLOW_SECRET_KEY_FILE` or, by default, one beside the database, made on first start.
+pub fn secret_keys(backend: &Backend) -> hookflow_store::SecretKeys {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    hookflow_store::SecretKeys {
+        current: var("HOOKFLOW_SECRET_KEY"),
+        previous: var("HOOKFLOW_SECRET_KEY_PREVIOUS")
+            .map(|v| v.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        file: Some(var("HOOKFLOW_SECRET_KEY_FILE").map_or_else(
+            || hookflow_store::SecretKeys::file_beside(backend),
+            std::path::PathBuf::from,
+        )),
+    }
 }
 
 /// The database location without a password.

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod connectors;
 pub mod contacts;
 pub mod events;
+pub mod secrets;
 pub mod subscriptions;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -132,6 +133,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscriptions::deliveries))
         .routes(routes!(subscriptions::delivery))
         .routes(routes!(subscriptions::retry))
+        .routes(routes!(secrets::create, secrets::list))
+        .routes(routes!(secrets::replace, secrets::delete))
         .routes(routes!(channels::create, channels::list))
         .routes(routes!(channels::get, channels::update, channels::delete))
         .routes(routes!(connectors::create, connectors::list))

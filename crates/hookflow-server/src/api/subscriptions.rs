@@ -129,6 +129,9 @@ pub async fn event_types(_auth: Auth) -> axum::Json<ListOf<EventTypeOut>> {
     })
 }
 
+/// How a custom header's value is shown: custom headers often carry a subscriber's credentials.
+const HIDDEN: &str = "********";
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionOut {
     pub id: String,
@@ -136,6 +139,7 @@ pub struct SubscriptionOut {
     pub description: String,
     pub event_types: Vec<String>,
     pub connector_ids: Vec<String>,
+    /// Write-only: the names of the custom headers, each value shown as `********`.
     #[schema(value_type = Object)]
     pub headers: Map<String, Value>,
     #[schema(value_type = Object)]
@@ -158,7 +162,11 @@ impl SubscriptionOut {
             description: s.description.clone(),
             event_types: s.event_types.clone(),
             connector_ids: s.connector_ids.clone(),
-            headers: s.headers.clone(),
+            headers: s
+                .headers
+                .keys()
+                .map(|name| (name.clone(), Value::from(HIDDEN)))
+                .collect(),
             extra_fields: s.extra_fields.clone(),
             enabled: s.enabled,
             disabled_reason: s.disabled_reason.clone(),

@@ -4,5 +4,6 @@
 mod connectors;
 mod events;
 mod queue;
+mod secrets;
 mod steps;
 mod utils;

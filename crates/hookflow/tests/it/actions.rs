@@ -120,11 +120,20 @@ async fn an_order_fetches_its_customer_messages_them_and_saves_the_contact() {
         let mut wa = Peer::start(Reply::json(200, json!({"messages": [{"id": "wamid.ORDER"}]}))).await;
         let ch = channel(&s, &token, json!({"name": "WA", "kind": "whatsapp_cloud",
             "settings": {"phone_number_id": "555", "base_url": wa.base}, "credentials": {"access_token": "EAAG-x"}})).await;
+        let stored = s
+            .client
+            .post(format!("{}/api/v1/secrets", s.url))
+            .bearer_auth(&token)
+            .json(&json!({"name": "crm_token", "value": "crm-secret"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.status(), 201, "{db}");
         let (_, url) = connector(&s, &token, json!([
             {"id": "paid", "type": "filter", "conditions": [{"left": "{{ event.body.financial_status }}", "op": "equals", "right": "paid"}]},
             {"id": "crm", "type": "http_request", "method": "GET", "url": format!("{}/customers/{{{{ event.body.customer.id }}}}", crm.base),
              "query": {"expand": "orders", "shop": "{{ event.body.shop }}"},
-             "headers": {"Accept": "application/json"}, "auth": {"type": "bearer", "token": "crm-secret"}, "timeout": "5s"},
+             "headers": {"Accept": "application/json"}, "auth": {"type": "bearer", "token": "{{ secrets.crm_token }}"}, "timeout": "5s"},
             {"id": "hello", "type": "send_message", "channel": ch, "to": "{{ steps.crm.body.phone }}",
              "text": "Hi {{ steps.crm.body.first_name }}, order {{ event.body.name }} is confirmed."},
             {"id": "save", "type": "upsert_contact", "mobile": "{{ steps.crm.body.phone }}", "email": "{{ steps.crm.body.email }}",

@@ -64,6 +64,7 @@ async fn the_openapi_document_matches_the_routes() {
             "DELETE /contacts/{id}",
             "DELETE /contacts/{id}/tags/{tag}",
             "DELETE /members/{id}",
+            "DELETE /secrets/{name}",
             "DELETE /subscriptions/{id}",
             "GET /channels",
             "GET /channels/{id}",
@@ -84,6 +85,7 @@ async fn the_openapi_document_matches_the_routes() {
             "GET /executions/{id}",
             "GET /members",
             "GET /members/{id}",
+            "GET /secrets",
             "GET /subscriptions",
             "GET /subscriptions/{id}",
             "GET /subscriptions/{id}/deliveries",
@@ -106,11 +108,13 @@ async fn the_openapi_document_matches_the_routes() {
             "POST /deliveries/{id}/retry",
             "POST /events/{id}/replay",
             "POST /members",
+            "POST /secrets",
             "POST /subscriptions",
             "POST /subscriptions/{id}/recover",
             "POST /subscriptions/{id}/rotate-secret",
             "POST /subscriptions/{id}/test",
             "PUT /connectors/{id}/config",
+            "PUT /secrets/{name}",
         ];
         assert_eq!(operations, expected, "{db}");
         s.stop().await;

@@ -359,10 +359,38 @@ async fn secrets_never_appear_in_responses_or_logs() {
             )
             .await,
         );
-        let c = call(reqwest::Method::POST, "/connectors".into(), Some(json!({"name": "Leak check", "config": {"steps": [
-            {"id": "crm", "type": "http_request", "url": format!("{}/x", crm.base), "auth": {"type": "bearer", "token": secrets[3]}},
-            {"id": "hi", "type": "send_message", "channel": ch, "to": "+14155552671", "text": "hi"}]}}))).await;
+        // A credential written into a document is refused; the secret store keeps it instead.
+        let inline = call(reqwest::Method::POST, "/connectors".into(), Some(json!({"name": "Inline", "config": {"steps": [
+            {"id": "crm", "type": "http_request", "url": format!("{}/x", crm.base), "auth": {"type": "bearer", "token": secrets[3]}}]}}))).await;
+        assert!(inline.contains("POST /api/v1/secrets"), "{}: {inline}", db.label);
+        responses.push_str(
+            &call(
+                reqwest::Method::POST,
+                "/secrets".into(),
+                Some(json!({"name": "crm", "value": secrets[3]})),
+            )
+            .await,
+        );
+        let c = call(
+            reqwest::Method::POST,
+            "/connectors".into(),
+            Some(json!({"name": "Leak check", "config": {"steps": [
+            {"id": "crm", "type": "http_request", "url": format!("{}/x?echo={{{{ secrets.crm }}}}", crm.base),
+             "auth": {"type": "bearer", "token": "{{ secrets.crm }}"}, "body": {"token": "{{ secrets.crm }}"}},
+            {"id": "hi", "type": "send_message", "channel": ch, "to": "+14155552671", "text": "hi"}]}})),
+        )
+        .await;
         let c: Value = serde_json::from_str(&c).unwrap();
+        let custom = post_json(
+            &client,
+            &base,
+            &token,
+            "/subscriptions",
+            json!({"url": format!("{}/custom", crm.base),
+            "event_types": ["contact.created"], "headers": {"X-Crm-Key": secrets[2]}}),
+        )
+        .await;
+        assert_eq!(custom["headers"], json!({"X-Crm-Key": "********"}), "{}", db.label);
         // A subscription's secret is shown once, in the answer that creates it, and never again.
         let mut hooks = crate::peer::Peer::start(crate::peer::Reply::status(200)).await;
         let sub: Value = post_json(
@@ -404,7 +432,17 @@ async fn secrets_never_appear_in_responses_or_logs() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        assert_eq!(
+            sent.json()["token"],
+            json!(secrets[3]),
+            "{}: the secret is rendered",
+            db.label
+        );
         for path in [
+            "/secrets".to_owned(),
+            format!("/connectors/{}/config", c["id"].as_str().unwrap()),
+            "/subscriptions".to_owned(),
+            format!("/subscriptions/{}", custom["id"].as_str().unwrap()),
             "/channels".to_owned(),
             format!("/channels/{ch}"),
             format!("/executions/{}", r["event_id"]),
@@ -427,6 +465,20 @@ async fn secrets_never_appear_in_responses_or_logs() {
                 db.label
             );
             assert!(!log.contains(secret), "{}: {secret} appeared in the log", db.label);
+        }
+        assert!(
+            responses.contains("[secret]"),
+            "{}: the journal masks the rendered secret",
+            db.label
+        );
+        // At rest: the SQLite file (and its write-ahead log) holds no secret in plain text.
+        if let hookflow_store::Backend::Sqlite(path) = &db.backend {
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in secrets.iter().copied().chain([sub_secret.as_str()]) {
+                assert!(!text.contains(secret), "{secret} is in the database file in plain text");
+            }
         }
     }
 }

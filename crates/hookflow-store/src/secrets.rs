@@ -1,0 +1,149 @@
+//! Secret values at rest: the workspace secret store, and the sealing of every
+//! column that holds a credential (see `cipher.rs`).
+
+use std::collections::BTreeMap;
+
+use hookflow_core::{Timestamp, WorkspaceId};
+use hookflow_engine::store::{SecretInfo, StoreError, StoreResult};
+use sqlx::any::AnyRow;
+
+use crate::col;
+use crate::sql::{db_error, SqlStore};
+
+/// The columns that hold sealed values: table, key column, value column, and the name the value
+/// is sealed under (a subscription's previous secret is its secret of before, moved as it is).
+const SEALED: &[(&str, &str, &str, &str)] = &[
+    ("channels", "id", "credentials", "channels.credentials"),
+    ("subscriptions", "id", "secret", "subscriptions.secret"),
+    ("subscriptions", "id", "previous_secret", "subscriptions.secret"),
+    ("subscriptions", "id", "headers", "subscriptions.headers"),
+];
+
+fn info(row: &AnyRow) -> StoreResult<SecretInfo> {
+    Ok(SecretInfo {
+        name: col(row, "name")?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        updated_at: Timestamp::from_millis(col(row, "updated_at")?),
+    })
+}
+
+impl SqlStore {
+    /// Seals `plain` for `column` (a name of [`SEALED`] or `secrets.value`).
+    pub(crate) fn seal(&self, column: &str, plain: &str) -> String {
+        self.cipher.seal(column, plain)
+    }
+
+    /// Opens a sealed value of `column`; a value from before encryption comes back as it is.
+    pub(crate) fn unseal(&self, column: &str, stored: &str) -> StoreResult<String> {
+        self.cipher.open(column, stored).map_err(StoreError::Internal)
+    }
+
+    /// Reseals, at start, every value not sealed with the current key: rows written before
+    /// encryption, and rows of a previous key (rotation).
+    pub(crate) async fn reseal(&self) -> StoreResult<()> {
+        let mut columns: Vec<(&str, &str, &str, &str)> = SEALED.to_vec();
+        columns.push(("secrets", "workspace_id || ':' || name", "value", "secrets.value"));
+        let mut resealed = 0;
+        for (table, key, column, sealed_as) in columns {
+            let sql = format!("SELECT {key} AS k, {column} AS v FROM {table} WHERE {column} IS NOT NULL");
+            let rows: Vec<(String, String)> = sqlx::query_as(&sql).fetch_all(&self.write).await.map_err(db_error)?;
+            for (k, stored) in rows {
+                if self.cipher.is_current(&stored) {
+                    continue;
+                }
+                let plain = self.unseal(sealed_as, &stored)?;
+                let update = format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2 AND {column} = $3");
+                sqlx::query(&update)
+                    .bind(self.seal(sealed_as, &plain))
+                    .bind(&k)
+                    .bind(&stored)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_error)?;
+                resealed += 1;
+            }
+        }
+        if resealed > 0 {
+            tracing::info!(resealed, "Sealed secret values with the current key.");
+        }
+        Ok(())
+    }
+
+    /// Creates (`create`) or replaces a secret; `None` when there is none to replace.
+    pub(crate) async fn secret_put(
+        &self,
+        ws: &WorkspaceId,
+        name: &str,
+        value: &str,
+        create: bool,
+    ) -> StoreResult<Option<SecretInfo>> {
+        let now = Timestamp::now().as_millis();
+        let sealed = self.seal("secrets.value", value);
+        let done = if create {
+            sqlx::query(
+                "INSERT INTO secrets (workspace_id, name, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(ws.as_str())
+            .bind(name)
+            .bind(&sealed)
+            .bind(now)
+            .execute(&self.write)
+            .await
+            .map_err(|e| match db_error(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("a secret named `{name}` exists")),
+                other => other,
+            })?
+        } else {
+            sqlx::query("UPDATE secrets SET value = $1, updated_at = $2 WHERE workspace_id = $3 AND name = $4")
+                .bind(&sealed)
+                .bind(now)
+                .bind(ws.as_str())
+                .bind(name)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?
+        };
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT name, created_at, updated_at FROM secrets WHERE workspace_id = $1 AND name = $2")
+            .bind(ws.as_str())
+            .bind(name)
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_error)?;
+        info(&row).map(Some)
+    }
+
+    pub(crate) async fn secret_list(&self, ws: &WorkspaceId) -> StoreResult<Vec<SecretInfo>> {
+        let rows =
+            sqlx::query("SELECT name, created_at, updated_at FROM secrets WHERE workspace_id = $1 ORDER BY name")
+                .bind(ws.as_str())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+        rows.iter().map(info).collect()
+    }
+
+    pub(crate) async fn secret_delete(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM secrets WHERE workspace_id = $1 AND name = $2")
+            .bind(ws.as_str())
+            .bind(name)
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Every secret of a workspace, opened, for the `secrets` root of its executions.
+    pub(crate) async fn secret_values_of(&self, ws: &WorkspaceId) -> StoreResult<BTreeMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, value FROM secrets WHERE workspace_id = $1")
+            .bind(ws.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(name, stored)| Ok((name, self.unseal("secrets.value", &stored)?)))
+            .collect()
+    }
+}
