@@ -19,6 +19,16 @@ const SEALED: &[(&str, &str, &str, &str)] = &[
     ("subscriptions", "id", "headers", "subscriptions.headers"),
 ];
 
+/// How ingest finds a connector by its URL token: the token's SHA-256, in hex. The token itself is
+/// kept sealed, for showing the URL again.
+pub(crate) fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn info(row: &AnyRow) -> StoreResult<SecretInfo> {
     Ok(SecretInfo {
         name: col(row, "name")?,
@@ -63,10 +73,36 @@ impl SqlStore {
                 resealed += 1;
             }
         }
+        resealed += self.reseal_connector_tokens().await?;
         if resealed > 0 {
             tracing::info!(resealed, "Sealed secret values with the current key.");
         }
         Ok(())
+    }
+
+    /// Connector tokens: sealed like the rest, and hashed for ingest's lookup.
+    async fn reseal_connector_tokens(&self) -> StoreResult<usize> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, token FROM connectors")
+            .fetch_all(&self.write)
+            .await
+            .map_err(db_error)?;
+        let mut resealed = 0;
+        for (id, stored) in rows {
+            if self.cipher.is_current(&stored) {
+                continue;
+            }
+            let token = self.unseal("connectors.token", &stored)?;
+            sqlx::query("UPDATE connectors SET token = $1, token_hash = $2 WHERE id = $3 AND token = $4")
+                .bind(self.seal("connectors.token", &token))
+                .bind(token_hash(&token))
+                .bind(&id)
+                .bind(&stored)
+                .execute(&self.write)
+                .await
+                .map_err(db_error)?;
+            resealed += 1;
+        }
+        Ok(resealed)
     }
 
     /// Creates (`create`) or replaces a secret; `None` when there is none to replace.

@@ -215,6 +215,7 @@ impl SqlStore {
     }
 
     async fn connector_in(
+        &self,
         tx: &mut AnyConnection,
         ws: &WorkspaceId,
         id: &ConnectorId,
@@ -226,7 +227,14 @@ impl SqlStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
-        row.as_ref().map(rows::connector).transpose()
+        row.as_ref().map(|r| self.connector_row(r)).transpose()
+    }
+
+    /// A connector row, with its URL token opened.
+    fn connector_row(&self, row: &AnyRow) -> StoreResult<Connector> {
+        let mut connector = rows::connector(row)?;
+        connector.token = self.unseal("connectors.token", &connector.token)?;
+        Ok(connector)
     }
 
     async fn insert_version(
@@ -564,17 +572,18 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO connectors (id, workspace_id, name, description, event_source, enabled, token, version, \
-             document, structure, sample_custom_variables, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, 1, $7, NULL, NULL, $8, $8)",
+             document, structure, sample_custom_variables, created_at, updated_at, token_hash) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, 1, $7, NULL, NULL, $8, $8, $9)",
         )
         .bind(new.id.as_str())
         .bind(new.workspace_id.as_str())
         .bind(&new.name)
         .bind(&new.description)
         .bind(new.event_source.as_str())
-        .bind(&new.token)
+        .bind(self.seal("connectors.token", &new.token))
         .bind(&document)
         .bind(now.as_millis())
+        .bind(crate::secrets::token_hash(&new.token))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -584,7 +593,8 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         Self::insert_version(&mut tx, &new.id, 1, &document, "created", now).await?;
-        let connector = Self::connector_in(&mut tx, &new.workspace_id, &new.id)
+        let connector = self
+            .connector_in(&mut tx, &new.workspace_id, &new.id)
             .await?
             .ok_or_else(|| StoreError::Internal("connector vanished after insert".into()))?;
         tx.commit().await.map_err(db_error)?;
@@ -603,7 +613,10 @@ impl Store for SqlStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_error)?;
-        let items = found.iter().map(rows::connector).collect::<StoreResult<Vec<_>>>()?;
+        let items = found
+            .iter()
+            .map(|r| self.connector_row(r))
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, req.limit, |c| c.id.to_string()))
     }
 
@@ -615,7 +628,7 @@ impl Store for SqlStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db_error)?;
-        row.as_ref().map(rows::connector).transpose()
+        row.as_ref().map(|r| self.connector_row(r)).transpose()
     }
 
     async fn update_connector(
@@ -625,7 +638,7 @@ impl Store for SqlStore {
         patch: &ConnectorPatch,
     ) -> StoreResult<Option<Connector>> {
         let mut tx = self.begin().await?;
-        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else {
+        let Some(current) = self.connector_in(&mut tx, ws, id).await? else {
             return Ok(None);
         };
         sqlx::query(
@@ -641,7 +654,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let updated = Self::connector_in(&mut tx, ws, id).await?;
+        let updated = self.connector_in(&mut tx, ws, id).await?;
         tx.commit().await.map_err(db_error)?;
         self.targets.clear();
         Ok(updated)
@@ -684,20 +697,22 @@ impl Store for SqlStore {
         token: &str,
     ) -> StoreResult<Option<Connector>> {
         let mut tx = self.begin().await?;
-        let changed =
-            sqlx::query("UPDATE connectors SET token = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
-                .bind(token)
-                .bind(Timestamp::now().as_millis())
-                .bind(ws.as_str())
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE connectors SET token = $1, token_hash = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5",
+        )
+        .bind(self.seal("connectors.token", token))
+        .bind(crate::secrets::token_hash(token))
+        .bind(Timestamp::now().as_millis())
+        .bind(ws.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
         let connector = if changed == 0 {
             None
         } else {
-            Self::connector_in(&mut tx, ws, id).await?
+            self.connector_in(&mut tx, ws, id).await?
         };
         tx.commit().await.map_err(db_error)?;
         self.targets.clear();
@@ -715,7 +730,7 @@ impl Store for SqlStore {
         let now = Timestamp::now();
         let text = to_json(document);
         let mut tx = self.begin().await?;
-        let Some(current) = Self::connector_in(&mut tx, ws, id).await? else {
+        let Some(current) = self.connector_in(&mut tx, ws, id).await? else {
             return Ok(None);
         };
         let version = current.version + 1;
@@ -737,7 +752,7 @@ impl Store for SqlStore {
         .await
         .map_err(db_error)?;
         Self::insert_version(&mut tx, id, version, &text, note, now).await?;
-        let connector = Self::connector_in(&mut tx, ws, id).await?;
+        let connector = self.connector_in(&mut tx, ws, id).await?;
         tx.commit().await.map_err(db_error)?;
         self.targets.clear();
         Ok(connector)
@@ -801,9 +816,9 @@ impl Store for SqlStore {
         }
         let row = sqlx::query(
             "SELECT id, workspace_id, event_source, enabled, version, document, \
-             CASE WHEN structure IS NULL THEN 0 ELSE 1 END AS has_structure FROM connectors WHERE token = $1",
+             CASE WHEN structure IS NULL THEN 0 ELSE 1 END AS has_structure FROM connectors WHERE token_hash = $1",
         )
-        .bind(token)
+        .bind(crate::secrets::token_hash(token))
         .fetch_optional(&self.read)
         .await
         .map_err(db_error)?;

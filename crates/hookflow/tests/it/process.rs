@@ -476,7 +476,8 @@ async fn secrets_never_appear_in_responses_or_logs() {
             let mut bytes = std::fs::read(path).unwrap();
             bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
             let text = String::from_utf8_lossy(&bytes);
-            for secret in secrets.iter().copied().chain([sub_secret.as_str()]) {
+            let url_token = c["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+            for secret in secrets.iter().copied().chain([sub_secret.as_str(), url_token.as_str()]) {
                 assert!(!text.contains(secret), "{secret} is in the database file in plain text");
             }
         }
