@@ -5,6 +5,7 @@
 static ALLOCATOR: hookflow_alloc::Counting<std::alloc::System> = hookflow_alloc::Counting(std::alloc::System);
 
 mod conditions;
+mod fuzz;
 mod limits;
 mod math;
 mod templates;
