@@ -43,6 +43,11 @@ pub const MAX_ITEMS: usize = 10_000;
 pub const MAX_VALUE_BYTES: usize = 4 << 20;
 /// Deepest recursion of macros and recursive loops.
 pub const RECURSION: usize = 32;
+/// Longest a render may run. Fuel counts instructions, and one instruction may work on a
+/// megabyte (`s | replace(...)` in a loop), so time is bounded too.
+pub const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+/// Instructions between two looks at the clock.
+const CLOCK_EVERY: u32 = 256;
 /// Deepest JSON a single expression may return (events and stored step
 /// outputs are read back with serde_json's limit of 128 levels, and a step
 /// output is kept a few levels down in the journal).
@@ -59,6 +64,7 @@ pub(crate) enum Breach {
     Depth,
     Items,
     Bytes,
+    Time,
 }
 
 impl fmt::Display for Breach {
@@ -74,6 +80,7 @@ impl fmt::Display for Breach {
                 "template built a value holding more than {} of text",
                 size(MAX_VALUE_BYTES)
             ),
+            Breach::Time => write!(f, "template ran longer than the {} s time limit", MAX_TIME.as_secs()),
         }
     }
 }
@@ -97,6 +104,8 @@ impl Breach {
 thread_local! {
     /// `hookflow_alloc::thread_net()` when the render on this thread started.
     static MEMORY_BASE: Cell<Option<isize>> = const { Cell::new(None) };
+    /// When the render on this thread started, and its instructions since the clock was read.
+    static STARTED: Cell<Option<(std::time::Instant, u32)>> = const { Cell::new(None) };
     /// Whether the render on this thread broke a limit.
     static BREACHED: Cell<bool> = const { Cell::new(false) };
 }
@@ -104,6 +113,7 @@ thread_local! {
 /// Holds the memory budget of the render on this thread while it lives.
 pub(crate) struct Budget {
     previous: Option<isize>,
+    started: Option<(std::time::Instant, u32)>,
 }
 
 impl Budget {
@@ -111,6 +121,7 @@ impl Budget {
         BREACHED.set(false);
         Budget {
             previous: MEMORY_BASE.replace(Some(hookflow_alloc::thread_net())),
+            started: STARTED.replace(Some((std::time::Instant::now(), 0))),
         }
     }
 }
@@ -125,6 +136,7 @@ impl Budget {
 impl Drop for Budget {
     fn drop(&mut self) {
         MEMORY_BASE.set(self.previous);
+        STARTED.set(self.started);
     }
 }
 
@@ -150,6 +162,15 @@ fn step_check(top: Option<&Value>, created: bool) -> Result<(), Error> {
     if let Some(base) = MEMORY_BASE.get() {
         if hookflow_alloc::thread_net() - base > MAX_MEMORY {
             return Err(breach(Breach::Memory));
+        }
+    }
+    if let Some((start, steps)) = STARTED.get() {
+        if steps + 1 < CLOCK_EVERY {
+            STARTED.set(Some((start, steps + 1)));
+        } else if start.elapsed() > MAX_TIME {
+            return Err(breach(Breach::Time));
+        } else {
+            STARTED.set(Some((start, 0)));
         }
     }
     match top {
@@ -288,8 +309,10 @@ fn replace(value: &Value, from: &Value, to: &Value) -> Result<Value, Error> {
     } else {
         value.matches(from).count()
     };
-    let grown = count.saturating_mul(to.len());
-    if value.len().saturating_add(grown) > MAX_STRING {
+    // Each match of `from` becomes `to`: the result's length, before building it.
+    let removed = count.saturating_mul(from.len());
+    let result = (value.len() - removed.min(value.len())).saturating_add(count.saturating_mul(to.len()));
+    if result > MAX_STRING {
         return Err(breach(Breach::String));
     }
     Ok(Value::from(value.replace(from, to)))
