@@ -80,7 +80,11 @@ impl fmt::Display for Breach {
                 "template built a value holding more than {} of text",
                 size(MAX_VALUE_BYTES)
             ),
-            Breach::Time => write!(f, "template ran longer than the {} s time limit", MAX_TIME.as_secs()),
+            Breach::Time => write!(
+                f,
+                "template ran past its time limit ({} s by default)",
+                MAX_TIME.as_secs()
+            ),
         }
     }
 }
@@ -104,8 +108,8 @@ impl Breach {
 thread_local! {
     /// `hookflow_alloc::thread_net()` when the render on this thread started.
     static MEMORY_BASE: Cell<Option<isize>> = const { Cell::new(None) };
-    /// When the render on this thread started, and its instructions since the clock was read.
-    static STARTED: Cell<Option<(std::time::Instant, u32)>> = const { Cell::new(None) };
+    /// When the render on this thread must stop, and its instructions since the clock was read.
+    static DEADLINE: Cell<Option<(std::time::Instant, u32)>> = const { Cell::new(None) };
     /// Whether the render on this thread broke a limit.
     static BREACHED: Cell<bool> = const { Cell::new(false) };
 }
@@ -113,15 +117,15 @@ thread_local! {
 /// Holds the memory budget of the render on this thread while it lives.
 pub(crate) struct Budget {
     previous: Option<isize>,
-    started: Option<(std::time::Instant, u32)>,
+    deadline: Option<(std::time::Instant, u32)>,
 }
 
 impl Budget {
-    pub(crate) fn start() -> Budget {
+    pub(crate) fn start(time_limit: std::time::Duration) -> Budget {
         BREACHED.set(false);
         Budget {
             previous: MEMORY_BASE.replace(Some(hookflow_alloc::thread_net())),
-            started: STARTED.replace(Some((std::time::Instant::now(), 0))),
+            deadline: DEADLINE.replace(Some((std::time::Instant::now() + time_limit, 0))),
         }
     }
 }
@@ -136,7 +140,7 @@ impl Budget {
 impl Drop for Budget {
     fn drop(&mut self) {
         MEMORY_BASE.set(self.previous);
-        STARTED.set(self.started);
+        DEADLINE.set(self.deadline);
     }
 }
 
@@ -164,13 +168,13 @@ fn step_check(top: Option<&Value>, created: bool) -> Result<(), Error> {
             return Err(breach(Breach::Memory));
         }
     }
-    if let Some((start, steps)) = STARTED.get() {
+    if let Some((deadline, steps)) = DEADLINE.get() {
         if steps + 1 < CLOCK_EVERY {
-            STARTED.set(Some((start, steps + 1)));
-        } else if start.elapsed() > MAX_TIME {
+            DEADLINE.set(Some((deadline, steps + 1)));
+        } else if std::time::Instant::now() > deadline {
             return Err(breach(Breach::Time));
         } else {
-            STARTED.set(Some((start, 0)));
+            DEADLINE.set(Some((deadline, 0)));
         }
     }
     match top {

@@ -30,6 +30,8 @@ const EXPR_SUFFIX: &str = " %}";
 pub struct Templates {
     env: Environment<'static>,
     globals: Arc<HashSet<String>>,
+    /// How long one render may run; [`limits::MAX_TIME`] unless set.
+    time_limit: std::time::Duration,
 }
 
 /// A compiled template: cheap to clone, `Send + Sync`, rendered any number of times.
@@ -132,12 +134,19 @@ impl Templates {
         Templates {
             env,
             globals: Arc::new(globals),
+            time_limit: limits::MAX_TIME,
         }
     }
 
     #[cfg(test)]
     pub(crate) fn environment_debug(&self) -> String {
         format!("{:?}", self.env)
+    }
+
+    /// The same engine with another time limit per render (tests of the fuel use a long one).
+    pub fn with_time_limit(mut self, limit: std::time::Duration) -> Self {
+        self.time_limit = limit;
+        self
     }
 
     /// Compiles a template; syntax errors and unknown filters or tests are errors.
@@ -188,7 +197,7 @@ impl Templates {
         let recorder = Arc::new(Recorder::default());
         let root = Tracked::root(ctx.clone(), recorder.clone(), self.globals.clone());
         let mut errors = Vec::new();
-        let budget = Budget::start();
+        let budget = Budget::start(self.time_limit);
         let value = match &inner.kind {
             Kind::Plain => Json::String(inner.source.clone()),
             Kind::Text(env) => {
