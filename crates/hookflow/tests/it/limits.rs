@@ -1,10 +1,14 @@
 //! Payload limits end to end: what ingest accepts can be read and run by everything after it,
-//! what it refuses is answered 400 and logged `rejected`, and a stored body that cannot be read
-//! back fails its execution once.
+//! what it refuses is answered 400 and logged `rejected`, a stored body that cannot be read back
+//! fails its execution once, and large bodies parse without holding up other requests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::NewEvent;
 use hookflow_engine::Store as _;
+use hookflow_test_support::TestDatabase;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -218,4 +222,67 @@ async fn an_unreadable_stored_event_fails_its_execution_once_and_stays_readable(
         s.stop().await;
     })
     .await;
+}
+
+/// The slowest of `probes` requests to `/healthz`, one after another.
+async fn slowest_health(s: &TestServer, probes: usize) -> Duration {
+    let mut slowest = Duration::ZERO;
+    for _ in 0..probes {
+        let started = Instant::now();
+        let r = s.client.get(format!("{}/healthz", s.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        slowest = slowest.max(started.elapsed());
+    }
+    slowest
+}
+
+/// A JSON array of small objects, `bytes` long, that is invalid at its very end: slow to parse
+/// (every object is built before the error), and rejected, so nothing large is stored.
+fn slow_body(bytes: usize) -> Vec<u8> {
+    let item = br#"{"a":1},"#;
+    let mut body = b"[".to_vec();
+    while body.len() + item.len() < bytes {
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"x");
+    body
+}
+
+/// The test runtime has one thread, shared by the server and this test: a body parsed on it
+/// holds up every other request until it is done.
+#[tokio::test]
+async fn healthz_answers_while_two_large_bodies_parse() {
+    let s = TestServer::start(Arc::new(TestDatabase::sqlite())).await;
+    let token = s.workspace("acme").await;
+    let c = s.create_connector(&token, json!({"name": "Large"})).await;
+    let url = c["url"].as_str().unwrap().to_owned();
+    let baseline = slowest_health(&s, 20).await;
+
+    let body = slow_body(2 * 1024 * 1024);
+    let started = Instant::now();
+    let senders: Vec<_> = (0..2)
+        .map(|_| {
+            let request = s
+                .client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    let mut probes = Vec::new();
+    while senders.iter().any(|sender| !sender.is_finished()) {
+        probes.push(slowest_health(&s, 1).await);
+    }
+    let parsing = started.elapsed();
+    for sender in senders {
+        assert_eq!(sender.await.unwrap(), 400, "the large bodies are invalid at their end");
+    }
+    let slowest = probes.iter().max().copied().unwrap_or_default();
+    assert!(
+        probes.len() >= 5 && slowest <= parsing / 5,
+        "{} probes while two bodies took {parsing:?}: the slowest {slowest:?} (at rest {baseline:?})",
+        probes.len()
+    );
+    s.stop().await;
 }
