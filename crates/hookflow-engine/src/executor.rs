@@ -154,6 +154,27 @@ impl ExecutionHandler {
         }
     }
 
+    /// Ends the execution: its status, its last journal entries and the job's completion commit
+    /// together.
+    async fn finish(
+        &self,
+        job: &Job,
+        status: EventStatus,
+        error: Option<String>,
+        steps: Vec<StepRecord>,
+    ) -> Result<JobOutcome, StoreError> {
+        let id = ExecutionId::from_trusted(job.target_id.clone());
+        let held = self
+            .store
+            .finish_execution_with(&id, status, error.as_deref(), &steps, Some((&job.id, &job.worker)))
+            .await?;
+        if !held {
+            tracing::warn!(job_id = %job.id, "Job finished after its lease was lost.");
+        }
+        self.metrics.executions.inc(status.as_str());
+        Ok(JobOutcome::Settled)
+    }
+
     async fn execute(&self, job: &Job) -> Result<JobOutcome, StoreError> {
         let id = ExecutionId::from_trusted(job.target_id.clone());
         let ws = &job.workspace_id;
@@ -170,19 +191,11 @@ impl ExecutionHandler {
                 reason: "the event no longer exists".into(),
             });
         };
-        let id_ref = &id;
-        // The end of the execution, its last journal entries and the job's completion commit together.
-        let finish = |status: EventStatus, error: Option<String>, steps: Vec<StepRecord>| async move {
-            let held = self
-                .store
-                .finish_execution_with(id_ref, status, error.as_deref(), &steps, Some((&job.id, &job.worker)))
-                .await?;
-            if !held {
-                tracing::warn!(job_id = %job.id, "Job finished after its lease was lost.");
-            }
-            self.metrics.executions.inc(status.as_str());
-            Ok(JobOutcome::Settled)
-        };
+        // A body the store could not read back will not become readable by trying again.
+        if let Some(reason) = event.parsed_error {
+            return Err(StoreError::Corrupt(reason));
+        }
+        let finish = |status, error, steps| self.finish(job, status, error, steps);
         if job.reclaims >= MAX_RECLAIMS {
             let message = format!(
                 "the node running this execution stopped {} times while running it (killed, crashed or \
@@ -284,7 +297,15 @@ impl JobHandler for ExecutionHandler {
     }
 
     async fn run(&self, job: &Job) -> JobOutcome {
-        match self.execute(job).await {
+        let result = match self.execute(job).await {
+            // Reading the row again gives the same answer: the execution fails, once.
+            Err(StoreError::Corrupt(reason)) => {
+                tracing::warn!(execution_id = %job.target_id, error = %reason, "Execution failed on a row that cannot be read.");
+                self.finish(job, EventStatus::Failed, Some(reason), Vec::new()).await
+            }
+            other => other,
+        };
+        match result {
             Ok(outcome) => outcome,
             // The journal keeps what finished; the job comes back and resumes.
             Err(e) => {

@@ -19,7 +19,11 @@ pub enum StoreError {
     /// The database is unreachable or overloaded; trying again later may work.
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    /// Anything else: a bug or a corrupt row.
+    /// A stored value cannot be decoded (JSON nested deeper than the reader's limit, or damaged):
+    /// reading it again gives the same answer, so whatever needs it gives up instead of retrying.
+    #[error("{0}")]
+    Corrupt(String),
+    /// Anything else: a bug.
     #[error("storage error: {0}")]
     Internal(String),
 }
@@ -172,6 +176,10 @@ pub struct Event {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub parsed: Value,
+    /// Why `parsed` could not be read back from its row (a body accepted before payload limits,
+    /// nested deeper than the reader allows, or a damaged row). `parsed` then holds a null `kind`
+    /// and `body`, as a rejected event's does, and the event cannot run.
+    pub parsed_error: Option<String>,
     pub error: Option<String>,
     pub execution_id: Option<ExecutionId>,
 }

@@ -75,8 +75,8 @@
 //!   (`soap:Envelope`) and `xmlns` declarations are ordinary `@xmlns` attributes;
 //! - comments, processing instructions, the XML declaration and the DOCTYPE are dropped (no DTD
 //!   is read and no external entity is ever fetched);
-//! - undefined entities, mismatched tags, text or a second element outside the root, and nesting
-//!   deeper than 128 elements are errors.
+//! - undefined entities, mismatched tags, and text or a second element outside the root are
+//!   errors.
 //!
 //! ## Email (`message/rfc822`)
 //!
@@ -98,6 +98,35 @@
 //! gives none. A body is rejected as [`ParseError::InvalidEmail`] unless it starts with a header
 //! field and has at least one of `From`, `To`, `Subject`, `Date`, `Message-ID`.
 //!
+//! # Limits
+//!
+//! A body that goes over one of these is rejected as [`ParseError::OverLimit`], whose message
+//! names the limit (`the body is nested deeper than 64 levels`):
+//!
+//! | limit | value |
+//! |---|---|
+//! | nesting of arrays and objects in `body` ([`MAX_DEPTH`]) | 64 levels |
+//! | parts of a multipart body ([`MAX_MULTIPART_PARTS`]) | 1,000 |
+//! | header lines of one multipart part, line breaks included ([`MAX_PART_HEADER_BYTES`]) | 16 KiB |
+//! | attributes of one XML element ([`MAX_XML_ATTRIBUTES`]) | 1,000 |
+//! | `name=value` pairs of a form body ([`MAX_FORM_FIELDS`]) | 10,000 |
+//!
+//! The depth limit keeps every accepted body readable later: stored bodies are read back with
+//! serde_json's limit of 128 levels, inside levels of hookflow's own. The others keep the work
+//! and memory a body costs in proportion to real senders' needs (a pair of a form can be one
+//! byte of body and many of JSON).
+//!
+//! Depth is counted in the JSON the body becomes, so the levels a kind adds count too: the
+//! root key of an XML document is a level, an element with attributes or children another, and
+//! repeated children an array, one more. Multipart, form, email and query bodies are at most
+//! three levels deep by their shape. `{"a": [1]}` is 2 levels; a scalar is 0. JSON deeper than
+//! the limit inside a `text/*` body, or without a content type, stays text.
+//!
+//! Parsing takes time linear in the body: the multipart boundary is compared only at the start of
+//! lines (found with `memchr`), each comparison ending at the line's end whatever the boundary's
+//! length, and a repeated XML attribute is found with a map rather than by comparing each
+//! attribute with every earlier one.
+//!
 //! # Attributes
 //!
 //! [`attributes`] lists the nodes of a JSON value for pickers, depth first in document order.
@@ -112,8 +141,8 @@
 //! # Errors
 //!
 //! A [`ParseError`] says what is wrong and where (JSON line and column, XML byte offset), and
-//! [`ParseError::code`] gives a stable code for API answers. Only JSON, XML, multipart and email
-//! bodies can be rejected; forms, text and binary bodies always parse.
+//! [`ParseError::code`] gives a stable code for API answers. Only JSON, XML, multipart, email and
+//! form bodies can be rejected (forms only over their limit); text and binary bodies always parse.
 
 mod attributes;
 mod email;
@@ -255,20 +284,59 @@ pub enum ParseError {
         /// What is wrong.
         message: String,
     },
+    /// The body is well-formed but goes over one of the limits (see the crate documentation).
+    #[error("{message}")]
+    OverLimit {
+        /// Which limit, and by what.
+        message: String,
+    },
 }
 
 impl ParseError {
-    /// A stable machine-readable code: `invalid_json`, `invalid_xml`, `invalid_multipart` or
-    /// `invalid_email`.
+    /// A stable machine-readable code: `invalid_json`, `invalid_xml`, `invalid_multipart`,
+    /// `invalid_email` or `over_limit`.
     pub fn code(&self) -> &'static str {
         match self {
             ParseError::InvalidJson { .. } => "invalid_json",
             ParseError::InvalidXml { .. } => "invalid_xml",
             ParseError::InvalidMultipart { .. } => "invalid_multipart",
             ParseError::InvalidEmail { .. } => "invalid_email",
+            ParseError::OverLimit { .. } => "over_limit",
         }
     }
+
+    fn over_limit(message: impl Into<String>) -> ParseError {
+        ParseError::OverLimit {
+            message: message.into(),
+        }
+    }
+
+    fn too_deep() -> ParseError {
+        ParseError::over_limit(format!("the body is nested deeper than {MAX_DEPTH} levels"))
+    }
 }
+
+/// The deepest nesting of arrays and objects a body may have: `{"a": [1]}` is 2 levels deep,
+/// counted in the body as [`Parsed::body`] holds it, so the levels XML and multipart bodies gain
+/// in their JSON shape count too.
+///
+/// Whatever is accepted must be readable by everything that reads it later, and those readers
+/// see the body inside a few levels of hookflow's own (the stored event `{"body": ...}`, the
+/// template context `{"event": {"body": ...}}`, journal entries holding parts of it), read back
+/// with serde_json's limit of 128 levels. 64 leaves room for all of them.
+pub const MAX_DEPTH: usize = 64;
+
+/// The most parts a `multipart/form-data` body may have.
+pub const MAX_MULTIPART_PARTS: usize = 1000;
+
+/// The longest header block (every header line of one part) a multipart part may have, in bytes.
+pub const MAX_PART_HEADER_BYTES: usize = 16 * 1024;
+
+/// The most attributes one XML element may have.
+pub const MAX_XML_ATTRIBUTES: usize = 1000;
+
+/// The most `name=value` pairs an `application/x-www-form-urlencoded` body may have.
+pub const MAX_FORM_FIELDS: usize = 10_000;
 
 /// Understands a request body; see the crate documentation for the rules.
 ///
@@ -276,6 +344,26 @@ impl ParseError {
 /// the request had none. `query` is the result of [`parse_query`]; it becomes the body of a
 /// request without one.
 pub fn parse_body(content_type: Option<&str>, body: &[u8], query: &Map<String, Value>) -> Result<Parsed, ParseError> {
+    let parsed = understand(content_type, body, query)?;
+    // One check of the finished shape covers every kind, and the levels a kind adds on its own.
+    if nested_deeper_than(&parsed.body, MAX_DEPTH) {
+        return Err(ParseError::too_deep());
+    }
+    Ok(parsed)
+}
+
+/// Whether arrays and objects nest in `value` more than `levels` deep. Walks no deeper than
+/// `levels + 1`, so it is cheap on the recursion whatever it is handed.
+fn nested_deeper_than(value: &Value, levels: usize) -> bool {
+    match value {
+        Value::Array(items) => levels == 0 || items.iter().any(|item| nested_deeper_than(item, levels - 1)),
+        Value::Object(map) => levels == 0 || map.values().any(|item| nested_deeper_than(item, levels - 1)),
+        _ => false,
+    }
+}
+
+/// [`parse_body`] without the depth check.
+fn understand(content_type: Option<&str>, body: &[u8], query: &Map<String, Value>) -> Result<Parsed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(parsed(BodyKind::Empty, Value::Object(query.clone())));
     }
@@ -290,7 +378,7 @@ pub fn parse_body(content_type: Option<&str>, body: &[u8], query: &Map<String, V
         return xml::parse(body).map(|value| parsed(BodyKind::Xml, value));
     }
     match (ty, subtype) {
-        ("application", "x-www-form-urlencoded") => Ok(parsed(BodyKind::Form, Value::Object(form::parse_pairs(body)))),
+        ("application", "x-www-form-urlencoded") => Ok(parsed(BodyKind::Form, Value::Object(form::parse_form(body)?))),
         ("multipart", "form-data") => {
             let boundary = media.param("boundary").unwrap_or_default();
             let (fields, files) = multipart::parse(&boundary, body)?;
@@ -341,14 +429,18 @@ fn sniff(body: &[u8]) -> Parsed {
     }
 }
 
-/// The body as JSON if it is exactly one JSON object or array (surrounding whitespace allowed).
+/// The body as JSON if it is exactly one JSON object or array (surrounding whitespace allowed)
+/// nested no deeper than [`MAX_DEPTH`]; deeper JSON stays text, as JSON too deep for serde_json
+/// always has.
 fn json_container(body: &[u8]) -> Option<Value> {
     let body = strip_bom(body);
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first != b'{' && *first != b'[' {
         return None;
     }
-    serde_json::from_slice(body).ok()
+    serde_json::from_slice(body)
+        .ok()
+        .filter(|value| !nested_deeper_than(value, MAX_DEPTH))
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ParseError> {
@@ -356,6 +448,10 @@ fn parse_json(body: &[u8]) -> Result<Value, ParseError> {
         let full = error.to_string();
         let suffix = format!(" at line {} column {}", error.line(), error.column());
         let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+        // serde_json stops at 128 levels; the body is just as much over our limit as at 65.
+        if message == "recursion limit exceeded" {
+            return ParseError::too_deep();
+        }
         ParseError::InvalidJson {
             line: error.line(),
             column: error.column(),

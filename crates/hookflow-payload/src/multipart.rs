@@ -6,15 +6,20 @@
 
 use serde_json::{Map, Value};
 
-use crate::{FileMeta, ParseError};
+use crate::{FileMeta, ParseError, MAX_MULTIPART_PARTS, MAX_PART_HEADER_BYTES};
 
 /// Splits a body into fields (text parts and file objects) and file metadata.
 pub(crate) fn parse(boundary: &str, body: &[u8]) -> Result<(Map<String, Value>, Vec<FileMeta>), ParseError> {
     if boundary.is_empty() {
         return Err(invalid("the content type has no boundary parameter"));
     }
+    // No header can carry one, and the search below relies on it.
+    if boundary.contains(['\r', '\n']) {
+        return Err(invalid("the boundary has a line break"));
+    }
     let delimiter = format!("--{boundary}").into_bytes();
-    let Some(mut current) = next_delimiter(body, 0, &delimiter) else {
+    let mut delimiters = Delimiters::new(body, &delimiter);
+    let Some(mut current) = delimiters.next() else {
         return Err(invalid(format!("the boundary `--{boundary}` does not occur")));
     };
     let mut fields = Map::new();
@@ -22,9 +27,13 @@ pub(crate) fn parse(boundary: &str, body: &[u8]) -> Result<(Map<String, Value>, 
     let mut index = 0;
     while !current.is_close {
         let start = current.next;
-        let Some(end) = next_delimiter(body, start, &delimiter) else {
+        let Some(end) = delimiters.next() else {
             return Err(invalid(format!("the closing boundary `--{boundary}--` is missing")));
         };
+        if index == MAX_MULTIPART_PARTS {
+            let message = format!("the body has more than {MAX_MULTIPART_PARTS} parts");
+            return Err(ParseError::over_limit(message));
+        }
         let part = &body[start..end.content_end.max(start)];
         index += 1;
         read_part(index, part, &mut fields, &mut files)?;
@@ -49,22 +58,44 @@ struct Delimiter {
     next: usize,
 }
 
-/// Finds the next `--boundary` at the start of a line, at or after `from`, that is followed by
-/// `--`, or by optional spaces and a line break. Other occurrences are content.
-fn next_delimiter(body: &[u8], from: usize, delimiter: &[u8]) -> Option<Delimiter> {
-    let mut search = from;
-    loop {
-        let at = search + find(&body[search..], delimiter)?;
-        search = at + 1;
-        if at != 0 && body[at - 1] != b'\n' {
-            continue;
+/// The delimiter lines of a body, in order: each `--boundary` at the start of a line that is
+/// followed by `--`, or by optional spaces and a line break. Other occurrences are content.
+///
+/// Only the start of a line can hold one, so only line starts are compared with the delimiter,
+/// and a comparison ends at the first byte that differs, at the latest at the line's end (a
+/// boundary has no line break). Each byte is looked at a bounded number of times, so the time is
+/// linear in the body whatever the boundary's length, and the boundary needs no preparation
+/// (a substring searcher's, for a 100 KB boundary, would cost more than the search).
+struct Delimiters<'a> {
+    body: &'a [u8],
+    delimiter: &'a [u8],
+    /// Where the next line to look at starts; `None` once every line was.
+    line: Option<usize>,
+    newlines: memchr::Memchr<'a>,
+}
+
+impl<'a> Delimiters<'a> {
+    fn new(body: &'a [u8], delimiter: &'a [u8]) -> Delimiters<'a> {
+        Delimiters {
+            body,
+            delimiter,
+            line: Some(0),
+            newlines: memchr::memchr_iter(b'\n', body),
+        }
+    }
+
+    /// The delimiter line starting at `at`, if the line is one.
+    fn delimiter_at(&self, at: usize) -> Option<Delimiter> {
+        let body = self.body;
+        if !body[at..].starts_with(self.delimiter) {
+            return None;
         }
         let content_end = match at {
             0 => 0,
             _ if at >= 2 && body[at - 2] == b'\r' => at - 2,
             _ => at - 1,
         };
-        let mut after = at + delimiter.len();
+        let mut after = at + self.delimiter.len();
         if body[after..].starts_with(b"--") {
             return Some(Delimiter {
                 content_end,
@@ -80,18 +111,28 @@ fn next_delimiter(body: &[u8], from: usize, delimiter: &[u8]) -> Option<Delimite
         } else if body[after..].starts_with(b"\n") {
             after + 1
         } else {
-            continue;
+            return None;
         };
-        return Some(Delimiter {
+        Some(Delimiter {
             content_end,
             is_close: false,
             next,
-        });
+        })
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+impl Iterator for Delimiters<'_> {
+    type Item = Delimiter;
+
+    fn next(&mut self) -> Option<Delimiter> {
+        loop {
+            let at = self.line?;
+            self.line = self.newlines.next().map(|newline| newline + 1);
+            if let Some(delimiter) = self.delimiter_at(at) {
+                return Some(delimiter);
+            }
+        }
+    }
 }
 
 /// Reads one part (headers, blank line, content) into the fields.
@@ -102,6 +143,10 @@ fn read_part(
     files: &mut Vec<FileMeta>,
 ) -> Result<(), ParseError> {
     let (head, content) = split_head(part);
+    if head.len() > MAX_PART_HEADER_BYTES {
+        let message = format!("the headers of part {index} are longer than {MAX_PART_HEADER_BYTES} bytes");
+        return Err(ParseError::over_limit(message));
+    }
     let headers = parse_headers(&String::from_utf8_lossy(head));
     let header = |name: &str| {
         headers

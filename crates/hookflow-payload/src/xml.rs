@@ -7,11 +7,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde_json::{Map, Value};
 
-use crate::ParseError;
-
-/// Deepest element nesting accepted; deeper documents are rejected rather than risking the stack
-/// of whoever walks the JSON later.
-const MAX_DEPTH: usize = 128;
+use crate::{ParseError, MAX_DEPTH, MAX_XML_ATTRIBUTES};
 
 /// An element being read.
 struct Element {
@@ -23,17 +19,38 @@ struct Element {
 }
 
 impl Element {
-    /// Reads the start tag that begins at byte `at` (its `<`).
-    fn new(start: &BytesStart<'_>, at: u64) -> Result<Element, (u64, String)> {
+    /// Reads the start tag that begins at byte `at` (its `<`); `invalid` makes the error of a
+    /// position and message.
+    fn new(
+        start: &BytesStart<'_>,
+        at: u64,
+        invalid: impl Fn((u64, String)) -> ParseError,
+    ) -> Result<Element, ParseError> {
+        let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
         let mut fields = Map::new();
-        for attribute in start.attributes() {
-            let attribute = attribute.map_err(|error| attribute_error(&error, at))?;
-            let key = String::from_utf8_lossy(attribute.key.as_ref());
-            let value = attribute.unescape_value().map_err(|error| text_error(error, at))?;
-            fields.insert(format!("@{key}"), Value::String(value.into_owned()));
+        // quick-xml's own duplicate check compares each attribute with every one before it,
+        // which is quadratic in their number; the map finds a repeat at once.
+        let mut attributes = start.attributes();
+        attributes.with_checks(false);
+        for attribute in attributes {
+            let attribute = attribute.map_err(|error| invalid(attribute_error(&error, at)))?;
+            if fields.len() == MAX_XML_ATTRIBUTES {
+                let message = format!("the element `<{name}>` has more than {MAX_XML_ATTRIBUTES} attributes");
+                return Err(ParseError::over_limit(message));
+            }
+            let key = attribute.key.as_ref();
+            let value = attribute
+                .unescape_value()
+                .map_err(|error| invalid(text_error(error, at)))?;
+            let field = format!("@{}", String::from_utf8_lossy(key));
+            if fields.insert(field, Value::String(value.into_owned())).is_some() {
+                // Positions in a tag are relative to the byte after `<`, as quick-xml's are.
+                let position = at + 1 + offset_in(start, key) as u64;
+                return Err(invalid((position, "attribute given twice".to_owned())));
+            }
         }
         Ok(Element {
-            name: String::from_utf8_lossy(start.name().as_ref()).into_owned(),
+            name,
             fields,
             has_children: false,
             text: String::new(),
@@ -81,11 +98,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<Value, ParseError> {
                 if stack.is_empty() && root.is_some() {
                     return Err(error((at, "a second root element".to_owned())));
                 }
+                // Each element below the root is at least one more level of the JSON, so a
+                // document this deep is over the limit whatever else it holds; stopping here
+                // keeps the stack of open elements short.
                 if stack.len() >= MAX_DEPTH {
-                    let message = format!("elements nested deeper than {MAX_DEPTH}");
-                    return Err(error((at, message)));
+                    return Err(ParseError::too_deep());
                 }
-                stack.push(Element::new(start, at).map_err(error)?);
+                stack.push(Element::new(start, at, error)?);
                 if matches!(event, Event::Empty(_)) {
                     close(&mut stack, &mut root);
                 }
@@ -116,6 +135,11 @@ pub(crate) fn parse(body: &[u8]) -> Result<Value, ParseError> {
         return Err(error((end, message)));
     }
     root.ok_or_else(|| error((end, "no root element".to_owned())))
+}
+
+/// Where `part`, a slice of `whole`, starts in it.
+fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
 }
 
 /// Position and message of an error in the attributes of the tag starting at `tag` (its `<`).

@@ -82,7 +82,7 @@ impl From<StoreError> for AppError {
                     retry_after: 5,
                 }
             }
-            StoreError::Internal(m) => Self::Internal(m),
+            StoreError::Corrupt(m) | StoreError::Internal(m) => Self::Internal(m),
         }
     }
 }

@@ -9,7 +9,7 @@ use hookflow_core::{EventId, EventSource, EventStatus, ExecutionId, Timestamp};
 use hookflow_engine::store::NewEvent;
 use hookflow_engine::{context, document};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::AppError;
 use crate::AppState;
@@ -90,6 +90,72 @@ pub async fn receive(
     result
 }
 
+/// Bodies up to this size are parsed on the thread that received them, where a hop to another
+/// thread would cost more than the parse; larger ones take long enough (a 10 MB body, tens of
+/// milliseconds) to hold up every other request on that thread, `/healthz` included.
+const INLINE_PARSE_MAX: usize = 64 * 1024;
+
+/// Parses request bodies: small ones inline, large ones on the blocking pool, as many at once
+/// as there are cores, so that a burst of large bodies neither stalls the async workers nor
+/// crowds them out with a thread per request.
+pub struct BodyParser {
+    slots: tokio::sync::Semaphore,
+}
+
+impl Default for BodyParser {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            slots: tokio::sync::Semaphore::new(cores),
+        }
+    }
+}
+
+impl BodyParser {
+    /// The `parsed` value of the event, and why the body was rejected if it was; see
+    /// [`understand`].
+    ///
+    /// Panics if the semaphore was closed, which nothing does (an invariant).
+    pub async fn parse(
+        &self,
+        content_type: Option<String>,
+        body: bytes::Bytes,
+        custom_variables: Map<String, Value>,
+    ) -> Result<(Value, Option<String>), AppError> {
+        if body.len() <= INLINE_PARSE_MAX {
+            return Ok(understand(content_type.as_deref(), &body, custom_variables));
+        }
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("invariant: the semaphore is never closed");
+        tokio::task::spawn_blocking(move || understand(content_type.as_deref(), &body, custom_variables))
+            .await
+            .map_err(|e| AppError::Internal(format!("parsing a body failed: {e}")))
+    }
+}
+
+/// Parses a body into the `parsed` value an event keeps (`kind`, `body`, `custom_variables`,
+/// `files`, with `kind` and `body` null when the body was rejected) and the reason it was
+/// rejected. The body moves into the value: it can be megabytes.
+fn understand(
+    content_type: Option<&str>,
+    body: &[u8],
+    custom_variables: Map<String, Value>,
+) -> (Value, Option<String>) {
+    let (kind, body, files, error) = match hookflow_payload::parse_body(content_type, body, &custom_variables) {
+        Ok(parsed) => (json!(parsed.kind.as_str()), parsed.body, json!(parsed.files), None),
+        Err(e) => (Value::Null, Value::Null, json!([]), Some(e.to_string())),
+    };
+    let mut value = Map::new();
+    value.insert("kind".into(), kind);
+    value.insert("body".into(), body);
+    value.insert("custom_variables".into(), Value::Object(custom_variables));
+    value.insert("files".into(), files);
+    (Value::Object(value), error)
+}
+
 /// Marks an answer to a request that was logged as rejected.
 #[derive(Clone)]
 struct Rejected;
@@ -159,22 +225,12 @@ async fn receive_inner(
         EventSource::Email if !bytes.is_empty() => email_content_type(content_type.as_deref()),
         _ => content_type.clone(),
     };
-    let parsed = hookflow_payload::parse_body(parse_as.as_deref(), &bytes, &custom_variables);
+    let (parsed_value, error) = state.parser.parse(parse_as, bytes.clone(), custom_variables).await?;
 
     let id = EventId::new();
-    let (status, parsed_value, error, execution) = match &parsed {
-        Ok(p) => (
-            EventStatus::Received,
-            json!({"kind": p.kind.as_str(), "body": p.body, "custom_variables": custom_variables, "files": p.files}),
-            None,
-            Some(ExecutionId::new()),
-        ),
-        Err(e) => (
-            EventStatus::Rejected,
-            json!({"kind": null, "body": null, "custom_variables": custom_variables, "files": []}),
-            Some(e.to_string()),
-            None,
-        ),
+    let (status, execution) = match error {
+        None => (EventStatus::Received, Some(ExecutionId::new())),
+        Some(_) => (EventStatus::Rejected, None),
     };
     let mut event = NewEvent {
         id: id.clone(),

@@ -45,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<hookflow_engine::metrics::Metrics>,
     /// Per-connector rate limits of this node.
     pub limiter: Arc<ingest::RateLimiter>,
+    /// Parses ingest bodies, the large ones off the async workers.
+    pub parser: Arc<ingest::BodyParser>,
 }
 
 /// The whole HTTP application.

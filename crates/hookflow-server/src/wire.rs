@@ -160,9 +160,12 @@ pub struct EventOut {
     pub custom_variables: Value,
     /// `empty`, `json`, `form`, `multipart`, `xml`, `text`, `email` or `binary`.
     pub kind: Option<String>,
-    /// The body as understood (null when rejected).
+    /// The body as understood (null when rejected, or when it cannot be read back).
     #[schema(value_type = Object)]
     pub body: Value,
+    /// Why the stored body cannot be read back (an event logged before payload limits, nested
+    /// deeper than the reader allows); such an event cannot run.
+    pub body_error: Option<String>,
     /// Files of a multipart body or attachments of an email.
     #[schema(value_type = Vec<Object>)]
     pub files: Value,
@@ -192,6 +195,7 @@ impl From<&Event> for EventOut {
                 .unwrap_or_else(|| serde_json::json!({})),
             kind: e.parsed.get("kind").and_then(Value::as_str).map(str::to_owned),
             body: e.parsed.get("body").cloned().unwrap_or(Value::Null),
+            body_error: e.parsed_error.clone(),
             files: e.parsed.get("files").cloned().unwrap_or_else(|| serde_json::json!([])),
             raw_body: String::from_utf8(e.body.clone()).ok(),
             raw_body_base64: base64::engine::general_purpose::STANDARD.encode(&e.body),

@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::sql::{db_error, page, SqlStore};
-use crate::{col, Dialect};
+use crate::{col, json, Dialect};
 
 const CONTACT_COLUMNS: &str = "id, workspace_id, name, mobile, email, channel_id, owner_id, created_at, updated_at";
 const CHANNEL_COLUMNS: &str = "id, workspace_id, name, kind, settings, credentials, created_at, updated_at";
@@ -25,10 +25,6 @@ pub(crate) fn lookup_text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-fn json(text: &str, what: &str) -> StoreResult<Value> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("{what} is not JSON: {e}")))
 }
 
 fn contact_row(row: &AnyRow) -> StoreResult<Contact> {

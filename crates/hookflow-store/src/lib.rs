@@ -186,6 +186,13 @@ async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> Result<A
         .await
 }
 
+/// Decodes a JSON column; `what` names it in the error. A value that does not decode is
+/// [`StoreError::Corrupt`](hookflow_engine::StoreError::Corrupt): reading it again will not help.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, hookflow_engine::StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| hookflow_engine::StoreError::Corrupt(format!("the stored {what} cannot be read: {e}")))
+}
+
 /// Reads a column, naming it in the error.
 pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, hookflow_engine::StoreError>
 where

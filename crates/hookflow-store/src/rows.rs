@@ -6,13 +6,9 @@ use hookflow_engine::StoreError;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 
-use crate::col;
+use crate::{col, json};
 
 type R<T> = Result<T, StoreError>;
-
-fn json(text: &str, what: &str) -> R<Value> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("{what} is not JSON: {e}")))
-}
 
 fn opt_json(text: Option<String>, what: &str) -> R<Option<Value>> {
     text.map(|t| json(&t, what)).transpose()
@@ -71,8 +67,13 @@ pub fn event_prefixed(row: &AnyRow, prefix: &str) -> R<Event> {
             format!("{prefix}{column}").into()
         }
     };
-    let headers: Vec<(String, String)> = serde_json::from_str(&col::<String>(row, &name("headers"))?)
-        .map_err(|e| StoreError::Internal(format!("headers are not JSON pairs: {e}")))?;
+    let headers: Vec<(String, String)> = json(&col::<String>(row, &name("headers"))?, "headers")?;
+    // A body the reader cannot take marks the event unreadable, rather than failing every page
+    // that lists the event and every run that loads it.
+    let (parsed, parsed_error) = match json(&col::<String>(row, &name("parsed"))?, "body") {
+        Ok(parsed) => (parsed, None),
+        Err(e) => (unreadable_parsed(), Some(e.to_string())),
+    };
     Ok(Event {
         id: EventId::from_trusted(col(row, &name("id"))?),
         workspace_id: WorkspaceId::from_trusted(col(row, &name("workspace_id"))?),
@@ -86,10 +87,16 @@ pub fn event_prefixed(row: &AnyRow, prefix: &str) -> R<Event> {
         headers,
         content_type: col(row, &name("content_type"))?,
         body: col(row, &name("body"))?,
-        parsed: json(&col::<String>(row, &name("parsed"))?, "parsed")?,
+        parsed,
+        parsed_error,
         error: col(row, &name("error"))?,
         execution_id: col::<Option<String>>(row, &name("execution_id"))?.map(ExecutionId::from_trusted),
     })
+}
+
+/// What stands for a `parsed` value that cannot be read: the shape of a rejected event's.
+fn unreadable_parsed() -> Value {
+    serde_json::json!({"kind": null, "body": null, "custom_variables": {}, "files": []})
 }
 
 pub const STATS_COLUMNS: &str = "received, succeeded, failed, filtered, rejected, \

@@ -831,8 +831,7 @@ impl Store for SqlStore {
                 .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
             enabled: col::<i64>(&row, "enabled")? != 0,
             version: col(&row, "version")?,
-            document: serde_json::from_str(&col::<String>(&row, "document")?)
-                .map_err(|e| StoreError::Internal(format!("document is not JSON: {e}")))?,
+            document: crate::json(&col::<String>(&row, "document")?, "document")?,
             has_structure: col::<i64>(&row, "has_structure")? != 0,
         });
         self.targets.put(token, target.clone());

@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 use crate::batch::Val;
 
 use crate::sql::{db_error, SqlStore};
-use crate::{col, Dialect};
+use crate::{col, json, Dialect};
 
 const EXECUTION_COLUMNS: &str =
     "id, workspace_id, event_id, connector_id, config_version, status, error, created_at, started_at, finished_at";
@@ -37,10 +37,6 @@ fn execution(row: &AnyRow) -> StoreResult<Execution> {
     })
 }
 
-fn json_text(text: &str, what: &str) -> StoreResult<Value> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("{what} is not JSON: {e}")))
-}
-
 fn step(row: &AnyRow) -> StoreResult<StepRecord> {
     Ok(StepRecord {
         execution_id: ExecutionId::from_trusted(col(row, "execution_id")?),
@@ -51,16 +47,14 @@ fn step(row: &AnyRow) -> StoreResult<StepRecord> {
         status: col::<String>(row, "status")?
             .parse()
             .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
-        input: json_text(&col::<String>(row, "input")?, "step input")?,
-        output: json_text(&col::<String>(row, "output")?, "step output")?,
+        input: json(&col::<String>(row, "input")?, "step input")?,
+        output: json(&col::<String>(row, "output")?, "step output")?,
         error: col(row, "error")?,
-        missing: serde_json::from_str(&col::<String>(row, "missing")?)
-            .map_err(|e| StoreError::Internal(format!("missing is not a list: {e}")))?,
+        missing: json(&col::<String>(row, "missing")?, "missing attributes")?,
         started_at: Timestamp::from_millis(col(row, "started_at")?),
         duration_ms: col(row, "duration_ms")?,
         attempts: col(row, "attempts")?,
-        attempt_log: serde_json::from_str(&col::<String>(row, "attempt_log")?)
-            .map_err(|e| StoreError::Internal(format!("attempt_log is not a list: {e}")))?,
+        attempt_log: json(&col::<String>(row, "attempt_log")?, "attempt log")?,
     })
 }
 
@@ -284,7 +278,7 @@ impl SqlStore {
                     .await
                     .map_err(db_error)?;
                 Ok(match row {
-                    Some(r) => json_text(&col::<String>(&r, "value")?, "stored value")?,
+                    Some(r) => json(&col::<String>(&r, "value")?, "stored value")?,
                     None => Value::Null,
                 })
             }
@@ -321,7 +315,7 @@ impl SqlStore {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                let current = json_text(&col::<String>(&row, "value")?, "stored value")?;
+                let current = json(&col::<String>(&row, "value")?, "stored value")?;
                 match add(&current, *by) {
                     Ok(next) => {
                         sqlx::query(

@@ -14,22 +14,14 @@ use serde_json::{json, Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::col;
 use crate::sql::{db_error, page, SqlStore};
+use crate::{col, json};
 
 const SUBSCRIPTION_COLUMNS: &str =
     "id, workspace_id, url, description, event_types, connector_ids, headers, extra_fields, \
      enabled, secret, previous_secret, previous_until, disabled_reason, failing_since, created_at, updated_at";
 const DELIVERY_COLUMNS: &str =
     "id, subscription_id, message_id, event_type, status, attempts, next_at, last_error, created_at, updated_at";
-
-fn json(text: &str, what: &str) -> StoreResult<Value> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("{what} is not JSON: {e}")))
-}
-
-fn strings(text: &str, what: &str) -> StoreResult<Vec<String>> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("{what} is not a list: {e}")))
-}
 
 fn object(text: &str, what: &str) -> StoreResult<Map<String, Value>> {
     match json(text, what)? {
@@ -59,8 +51,8 @@ fn subscription(row: &AnyRow, store: Option<&SqlStore>) -> StoreResult<Subscript
         workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
         url: col(row, "url")?,
         description: col(row, "description")?,
-        event_types: strings(&col::<String>(row, "event_types")?, "event_types")?,
-        connector_ids: strings(&col::<String>(row, "connector_ids")?, "connector_ids")?,
+        event_types: json(&col::<String>(row, "event_types")?, "event types")?,
+        connector_ids: json(&col::<String>(row, "connector_ids")?, "connector ids")?,
         headers: object(&headers, "headers")?,
         extra_fields: object(&col::<String>(row, "extra_fields")?, "extra_fields")?,
         enabled: col::<i64>(row, "enabled")? != 0,

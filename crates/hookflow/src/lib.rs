@@ -204,6 +204,7 @@ pub async fn run(
         rotation_overlap: config.delivery.rotation_overlap,
         metrics: metrics.clone(),
         limiter: Arc::default(),
+        parser: Arc::default(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = || {

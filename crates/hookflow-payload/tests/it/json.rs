@@ -203,7 +203,7 @@ fn nesting_beyond_the_limit_is_an_error() {
         "application/json",
         body,
         expect![[r#"
-        error (invalid_json): invalid JSON at line 1, column 128: recursion limit exceeded
-    "#]],
+            error (over_limit): the body is nested deeper than 64 levels
+        "#]],
     );
 }

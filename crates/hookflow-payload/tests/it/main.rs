@@ -7,6 +7,8 @@ mod email;
 mod empty;
 mod form;
 mod json;
+mod limits;
+mod linear;
 mod multipart;
 mod robustness;
 mod text;

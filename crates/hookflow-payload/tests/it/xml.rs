@@ -207,7 +207,7 @@ fn nesting_beyond_the_limit_is_an_error() {
         "application/xml",
         body,
         expect![[r#"
-        error (invalid_xml): invalid XML at byte 384: elements nested deeper than 128
-    "#]],
+            error (over_limit): the body is nested deeper than 64 levels
+        "#]],
     );
 }

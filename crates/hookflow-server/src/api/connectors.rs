@@ -371,7 +371,8 @@ fn attribute_list(c: &Connector) -> Vec<AttributeOut> {
 /// Re-map the structure from a logged event (no new version is made).
 #[utoipa::path(post, path = "/connectors/{id}/structure/from-event/{event_id}", tag = "connectors",
     params(("id" = String, Path), ("event_id" = String, Path)),
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
 pub async fn structure_from_event(
     State(state): State<AppState>,
     Auth(ws): Auth,
@@ -385,6 +386,7 @@ pub async fn structure_from_event(
         .await?
         .filter(|e| e.connector_id == c.id);
     let event = event.ok_or_else(|| AppError::not_found("event"))?;
+    super::events::readable(&event)?;
     let Some(body) = event.parsed.get("body").filter(|b| !b.is_null()) else {
         return Err(AppError::bad_request("this event was rejected and has no body to map"));
     };
@@ -439,7 +441,8 @@ pub async fn reset_stats(
 /// recorded, none is performed, delays are skipped, and nothing is stored.
 #[utoipa::path(post, path = "/connectors/{id}/simulate", tag = "connectors", params(("id" = String, Path)),
     request_body = SimulateRequest,
-    responses((status = 200, body = SimulationOut), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = SimulationOut), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
 pub async fn simulate(
     State(state): State<AppState>,
     Auth(ws): Auth,
@@ -462,6 +465,7 @@ pub async fn simulate(
                 .await?
                 .filter(|e| e.connector_id == c.id);
             let e = e.ok_or_else(|| AppError::not_found("event"))?;
+            super::events::readable(&e)?;
             hookflow_engine::context::event_value(e.id.as_str(), &e.method, e.received_at, &e.headers, &e.parsed)
         }
         (None, payload) => {

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use hookflow_core::{EventId, EventStatus, ExecutionId};
+use hookflow_engine::store::Event;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -123,6 +124,7 @@ pub async fn replay(
         .get_event(&ws, &id)
         .await?
         .ok_or_else(|| AppError::not_found("event"))?;
+    readable(&event)?;
     let connector = state
         .store
         .get_connector(&ws, &event.connector_id)
@@ -154,6 +156,16 @@ pub async fn replay(
             status: EventStatus::Received.to_string(),
         }),
     ))
+}
+
+/// Refuses to run, simulate or map an event whose stored body cannot be read back.
+pub(crate) fn readable(event: &Event) -> Result<(), AppError> {
+    match &event.parsed_error {
+        None => Ok(()),
+        Some(reason) => Err(AppError::Conflict(format!(
+            "{reason}; the event can be viewed, not run or mapped"
+        ))),
+    }
 }
 
 /// The raw body, byte for byte, with the content type it came with.

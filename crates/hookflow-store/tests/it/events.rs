@@ -268,3 +268,77 @@ async fn a_failing_write_among_concurrent_ones_takes_back_only_itself() {
     })
     .await;
 }
+
+/// `levels` arrays inside each other around a number.
+fn nested(levels: usize) -> serde_json::Value {
+    (0..levels).fold(json!(1), |inner, _| json!([inner]))
+}
+
+/// An event stored before payload limits, its body 127 levels deep inside the stored `parsed`
+/// (128 levels, one past serde_json's reader), is still listed and read, marked unreadable; a
+/// journal entry that cannot be read is `Corrupt`, which no caller retries.
+#[tokio::test]
+async fn a_stored_body_that_cannot_be_read_back_is_marked_not_an_error() {
+    on_every_database(|store, db| async move {
+        let ws = workspace(&*store, "a").await;
+        let c = connector(&*store, &ws, "orders").await;
+        let mut deep = event(&c, nested(127));
+        deep.capture_structure = false;
+        let fine = event(&c, nested(63));
+        store.insert_events(&[deep.clone(), fine.clone()]).await.unwrap();
+
+        let got = store.get_event(&ws, &deep.id).await.unwrap().unwrap();
+        let reason = got.parsed_error.as_deref().unwrap_or_default();
+        assert!(reason.contains("recursion limit exceeded"), "{db}: {reason}");
+        assert_eq!((&got.parsed["body"], &got.body), (&json!(null), &deep.body), "{db}");
+        let (_, run) = store
+            .execution_and_event(&ws, deep.execution.as_ref().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(run.unwrap().parsed_error.as_deref(), Some(reason), "{db}");
+        let page = store
+            .list_events(
+                &ws,
+                &c.id,
+                None,
+                &PageRequest {
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
+        let unreadable: Vec<bool> = page.items.iter().map(|e| e.parsed_error.is_some()).collect();
+        assert_eq!(unreadable, [false, true], "{db}: newest first");
+
+        let fine_execution = fine.execution.clone().unwrap();
+        let mut step = hookflow_engine::store::StepRecord {
+            execution_id: fine_execution.clone(),
+            key: "s".into(),
+            seq: 0,
+            step_id: "s".into(),
+            step_type: "storage".into(),
+            status: hookflow_core::StepStatus::Succeeded,
+            input: json!({}),
+            output: json!({"value": nested(127)}),
+            error: None,
+            missing: Vec::new(),
+            started_at: hookflow_core::Timestamp::now(),
+            duration_ms: 1,
+            attempts: 1,
+            attempt_log: Vec::new(),
+        };
+        store.record_step(&step).await.unwrap();
+        let err = store.journal(&fine_execution).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{db}: {err}");
+        step.output = json!({"value": nested(63)});
+        store.record_step(&step).await.unwrap();
+        assert_eq!(
+            store.journal(&fine_execution).await.unwrap()[0].output,
+            step.output,
+            "{db}"
+        );
+    })
+    .await;
+}

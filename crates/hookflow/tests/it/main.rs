@@ -11,6 +11,7 @@ mod corpus;
 mod engine;
 mod ingest;
 mod isolation;
+mod limits;
 mod openapi;
 mod ops;
 mod peer;
