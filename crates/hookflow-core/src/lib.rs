@@ -4,6 +4,7 @@
 //! Invariant: this crate does no IO beyond reading the clock and the OS random
 //! source; it knows nothing of HTTP, SQL or tokio.
 
+pub mod depth;
 pub mod id;
 pub mod retry;
 pub mod secret;

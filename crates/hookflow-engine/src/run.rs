@@ -241,8 +241,16 @@ impl<'a> Run<'a> {
         std::mem::take(&mut self.pending)
     }
 
-    /// Replaces the run's secret values in what a journal entry shows.
+    /// Replaces the run's secret values in what a journal entry shows, and cuts what nests too
+    /// deep for the journal to be read back (a parsed answer or data parser can give 127 levels).
     fn mask(&self, rec: &mut StepRecord) {
+        use hookflow_core::depth::{clip, MAX_STORED_DEPTH};
+        let clipped = clip(&mut rec.input, MAX_STORED_DEPTH) | clip(&mut rec.output, MAX_STORED_DEPTH);
+        if clipped && rec.error.is_none() {
+            rec.error = Some(format!(
+                "the journal shows this step's values to {MAX_STORED_DEPTH} levels"
+            ));
+        }
         if self.secrets.is_empty() {
             return;
         }

@@ -48,10 +48,9 @@ pub const RECURSION: usize = 32;
 pub const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// Instructions between two looks at the clock.
 const CLOCK_EVERY: u32 = 256;
-/// Deepest JSON a single expression may return (events and stored step
-/// outputs are read back with serde_json's limit of 128 levels, and a step
-/// output is kept a few levels down in the journal).
-pub const MAX_JSON_DEPTH: usize = 64;
+/// Deepest JSON a single expression may return: what hookflow keeps may nest (step outputs are
+/// kept in the journal and read back).
+pub use hookflow_core::depth::MAX_JSON_DEPTH;
 /// Largest indent of `indent` and `tojson`.
 const MAX_INDENT: usize = 64;
 
@@ -385,22 +384,4 @@ fn builtin(state: &State, filter: Value, value: &Value, rest: &[Value]) -> Resul
     args.push(value.clone());
     args.extend(rest.iter().cloned());
     filter.call(state, &args)
-}
-
-/// Whether a JSON value nests deeper than `limit` levels, without recursion.
-pub(crate) fn json_deeper_than(json: &serde_json::Value, limit: usize) -> bool {
-    use serde_json::Value as Json;
-    let mut stack: Vec<(&Json, usize)> = vec![(json, 0)];
-    while let Some((node, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Json>> = match node {
-            Json::Array(items) => Box::new(items.iter()),
-            Json::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        if depth >= limit {
-            return true;
-        }
-        stack.extend(children.map(|child| (child, depth + 1)));
-    }
-    false
 }

@@ -318,7 +318,7 @@ fn expression_json(value: &Value) -> Result<Json, String> {
         limits::check_value(value).map_err(|breach| breach.note().to_string())?;
     }
     let json = to_json(value)?;
-    if limits::json_deeper_than(&json, limits::MAX_JSON_DEPTH) {
+    if hookflow_core::depth::deeper_than(&json, limits::MAX_JSON_DEPTH) {
         Breach::Depth.note();
         return Err(format!(
             "the value is nested deeper than {} levels, more than a step output may hold",

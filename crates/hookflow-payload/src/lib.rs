@@ -324,7 +324,7 @@ impl ParseError {
 /// see the body inside a few levels of hookflow's own (the stored event `{"body": ...}`, the
 /// template context `{"event": {"body": ...}}`, journal entries holding parts of it), read back
 /// with serde_json's limit of 128 levels. 64 leaves room for all of them.
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = hookflow_core::depth::MAX_JSON_DEPTH;
 
 /// The most parts a `multipart/form-data` body may have.
 pub const MAX_MULTIPART_PARTS: usize = 1000;

@@ -286,3 +286,28 @@ async fn healthz_answers_while_two_large_bodies_parse() {
     );
     s.stop().await;
 }
+
+/// A step can make a value deeper than any body (a data parser reads 127 levels of JSON text):
+/// the journal keeps it cut at the stored limit, so the event and its execution stay readable.
+#[tokio::test]
+async fn a_step_output_too_deep_for_the_journal_is_cut_and_the_event_stays_readable() {
+    on_every_database(|s, db| async move {
+        let token = s.workspace("acme").await;
+        let config = json!({"steps": [
+            {"id": "parse", "type": "formatter", "kind": "data_parser", "format": "json", "input": "{{ event.body.text }}"}]});
+        let c = s.create_connector(&token, json!({"name": "Parser", "config": config})).await;
+        let deep = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+        let r = s.client.post(c["url"].as_str().unwrap()).json(&json!({"text": deep})).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{db}");
+        let event_id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_owned();
+        let e = settled(&s, &token, &event_id).await;
+        let step = &e["execution"]["steps"][0];
+        assert_eq!(step["status"], "succeeded", "{db}: {e}");
+        assert!(step["error"].as_str().unwrap_or_default().contains("to 100 levels"), "{db}: {step}");
+        assert!(step["output"].to_string().contains("[cut: nested too deep to keep]"), "{db}");
+        let list = s.get_json(&format!("/connectors/{}/events", c["id"].as_str().unwrap()), &token).await;
+        assert_eq!(list["data"][0]["id"], json!(event_id), "{db}: {list}");
+        s.stop().await;
+    })
+    .await;
+}
