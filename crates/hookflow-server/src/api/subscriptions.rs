@@ -366,7 +366,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<axum::Json<SubscriptionOut>, AppError> {
     let sub = load(&state, &ws, &id).await?;
-    let until = Timestamp::now().plus_millis(state.rotation_overlap.as_millis() as i64);
+    let until = Timestamp::now().plus(state.rotation_overlap);
     let s = state
         .store
         .rotate_subscription_secret(&ws, &sub.id, &hookflow_delivery::signing::new_secret(), until)
