@@ -186,6 +186,18 @@ pub struct SubscriptionIn {
 
 const RESERVED_FIELDS: &[&str] = &["type", "timestamp", "data"];
 
+/// A custom header of a delivery: text, a header hookflow may send, and not one of the
+/// `webhook-*` signature headers.
+fn check_header(name: &str, value: &Value) -> Result<(), String> {
+    let Some(value) = value.as_str() else {
+        return Err("a header is a text value".into());
+    };
+    if name.to_ascii_lowercase().starts_with("webhook-") {
+        return Err("webhook-* headers are hookflow's own".into());
+    }
+    hookflow_delivery::check_header(name, value)
+}
+
 async fn check(
     state: &AppState,
     ws: &hookflow_core::WorkspaceId,
@@ -194,8 +206,11 @@ async fn check(
 ) -> Result<(), AppError> {
     let mut errors = Vec::new();
     match &req.url {
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {}
-        Some(_) => errors.push(FieldError::new("url", "must be an http:// or https:// URL")),
+        Some(u) => {
+            if let Err(message) = hookflow_delivery::check_url(u) {
+                errors.push(FieldError::new("url", message));
+            }
+        }
         None if creating => errors.push(FieldError::new("url", "is required")),
         None => {}
     }
@@ -229,11 +244,8 @@ async fn check(
         }
     }
     for (k, v) in req.headers.iter().flatten() {
-        if !v.is_string() || k.to_ascii_lowercase().starts_with("webhook-") || k.contains([':', ' ', '\n']) {
-            errors.push(FieldError::new(
-                format!("headers.{k}"),
-                "a header is a text value; webhook-* headers are hookflow's own",
-            ));
+        if let Err(message) = check_header(k, v) {
+            errors.push(FieldError::new(format!("headers.{k}"), message));
         }
     }
     for k in req.extra_fields.iter().flat_map(|m| m.keys()) {
