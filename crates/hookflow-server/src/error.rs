@@ -28,6 +28,8 @@ pub enum AppError {
     Unauthorized,
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("this route does not answer {method}")]
+    MethodNotAllowed { method: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{detail}")]
@@ -63,6 +65,11 @@ impl AppError {
             Self::Validation { .. } => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large"),
+            Self::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method Not Allowed",
+            ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too Many Requests"),
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service Unavailable"),
@@ -168,4 +175,12 @@ pub async fn log_server_errors(request: Request, next: Next) -> Response {
 /// Answers unknown routes with a problem body.
 pub async fn fallback() -> AppError {
     AppError::NotFound("no such route".into())
+}
+
+/// Answers a known route called with a method it does not take with a problem body (the router
+/// adds the `Allow` header).
+pub async fn method_not_allowed(method: axum::http::Method) -> AppError {
+    AppError::MethodNotAllowed {
+        method: method.to_string(),
+    }
 }

@@ -2,7 +2,7 @@
 //! are committed before the answer is sent.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookflow_core::{EventId, EventSource, EventStatus, ExecutionId, Timestamp};
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::AppError;
+use crate::extract::Path;
 use crate::AppState;
 
 #[derive(Deserialize)]

@@ -149,6 +149,33 @@ async fn bad_requests_are_explained() {
         .await;
         problem(s.api(Method::GET, "/no/such/route", &token).send().await.unwrap(), 404).await;
 
+        // A known route with a method it does not take, on the API and beside it.
+        let r = s.api(Method::DELETE, "/connectors", &token).send().await.unwrap();
+        let allow = r.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let body = problem(r, 405).await;
+        assert_eq!(body["type"], "/docs/problems#method-not-allowed", "{db}: {body}");
+        assert!(allow.is_some_and(|a| a.contains("GET") && a.contains("POST")), "{db}");
+        problem(s.client.post(format!("{}/healthz", s.url)).send().await.unwrap(), 405).await;
+        // A connector URL that is not UTF-8 once decoded is rejected by the framework, as a problem too.
+        problem(s.client.post(format!("{}/hooks/%FF", s.url)).send().await.unwrap(), 400).await;
+
+        // An API body over 2 MiB is too large, not malformed.
+        let big = json!({"name": "x".repeat(3 * 1024 * 1024)});
+        let body = problem(
+            s.api(Method::POST, "/connectors", &token)
+                .json(&big)
+                .send()
+                .await
+                .unwrap(),
+            413,
+        )
+        .await;
+        assert_eq!(body["type"], "/docs/problems#payload-too-large", "{db}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("2097152 bytes"),
+            "{db}: {body}"
+        );
+
         // Auth: missing, malformed and unknown tokens.
         let r = s
             .client
