@@ -23,6 +23,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::PayloadTooLarge {
                 limit: crate::API_BODY_LIMIT,
             }),
+            Err(rejection) if crate::error::is_body_timeout(&rejection) => Err(AppError::RequestTimeout),
             Err(rejection) => Err(AppError::bad_request(rejection.body_text())),
         }
     }

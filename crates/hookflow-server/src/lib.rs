@@ -1,5 +1,6 @@
 //! The HTTP face of hookflow: the ingest endpoint `/hooks/{token}`, the
-//! management API under `/api/v1` with its OpenAPI document, and health.
+//! management API under `/api/v1` with its OpenAPI document, and health;
+//! [`serve`] is the listener that bounds how long and how many connections stay open.
 //!
 //! Invariant: this is the only crate that knows HTTP shapes; handlers turn
 //! requests into store and engine calls and never speak SQL.
@@ -8,6 +9,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod serve;
 pub mod wire;
 
 use std::sync::Arc;

@@ -73,6 +73,8 @@ pub struct Config {
     pub retention_every: Duration,
     /// How often idle workers look for due work without a wake-up.
     pub poll_interval: Duration,
+    /// Header, body and keep-alive timeouts, and the connection cap.
+    pub http: hookflow_server::serve::Limits,
 }
 
 impl Config {
@@ -91,6 +93,7 @@ impl Config {
             retention: Some(Duration::from_secs(30 * 86_400)),
             retention_every: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
+            http: hookflow_server::serve::Limits::default(),
         }
     }
 }
@@ -257,10 +260,7 @@ pub async fn run(
         Role::Worker => hookflow_server::ops_app(state),
         Role::All | Role::Ingest => hookflow_server::app(state),
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stopped())
-        .await
-        .context("the HTTP server failed")?;
+    hookflow_server::serve::serve(listener, app, config.http, stopped()).await;
     for w in workers {
         w.await.context("the workers panicked")?;
     }
