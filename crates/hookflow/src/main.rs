@@ -102,8 +102,8 @@ struct ServeArgs {
     /// How long a connection may stay idle between two requests.
     #[arg(long, env = "HOOKFLOW_KEEP_ALIVE", default_value = "60s")]
     keep_alive: String,
-    /// Connections open at once; over it the longest-waiting idle connection is closed, or, when
-    /// every one is busy, the new one gets 503.
+    /// Connections open at once (never more than the open-file limit allows); over it the
+    /// longest-waiting idle connection is closed, or, when every one is busy, the new one gets 503.
     #[arg(long, env = "HOOKFLOW_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
     /// Log as JSON lines instead of text.
@@ -201,6 +201,8 @@ impl ServeArgs {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     hookflow::setup_tracing(args.log_json, false);
     let config = args.config()?;
+    let open_files = hookflow::raise_open_files_limit();
+    tracing::debug!(?open_files, "Open-file limit.");
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

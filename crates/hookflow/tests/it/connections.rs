@@ -1,5 +1,5 @@
 //! The listener's limits, over raw TCP: slow heads, stalled bodies, idle keep-alive
-//! connections and more connections than the cap allows.
+//! connections and more connections than the cap (or the open-file limit) allows.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +8,9 @@ use hookflow_test_support::TestDatabase;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::process::Command;
 
+use crate::process::{spawn_serve, BIN};
 use crate::utils::TestServer;
 
 /// A server on SQLite with these HTTP limits.
@@ -172,4 +174,32 @@ async fn over_the_cap_the_longest_waiting_idle_connections_make_room_for_healthz
         "the 20 longest-waiting connections were closed to make room"
     );
     s.stop().await;
+}
+
+/// The probe's case: with a low open-file limit, more idle connections than descriptors used
+/// to stop `accept`, and `/healthz` with it. The binary runs under `ulimit -n 256`.
+#[tokio::test]
+async fn more_idle_connections_than_open_files_do_not_stop_healthz() {
+    let db = TestDatabase::sqlite();
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", r#"ulimit -n 256 && exec "$@""#, "bash", BIN])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+        .env("RUST_LOG", "error")
+        .env("HOOKFLOW_WORKERS", "4");
+    let (mut child, base) = spawn_serve(command).await;
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        idle.push(connect(&base).await);
+    }
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{base}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("/healthz answers with 400 idle connections open under a 256 file limit");
+    assert_eq!(r.status(), 200);
+    drop(idle);
+    child.kill().await.unwrap();
 }
