@@ -86,7 +86,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
             },
         };
         let Some(conn) = registry.admit() else {
-            refuse(stream);
+            refuse(stream, &registry);
             continue;
         };
         let task = Connection {
@@ -99,6 +99,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
         };
         tokio::spawn(task.run(stream));
     }
+    // New connections are refused from now on rather than left waiting in the backlog.
+    drop(listener);
     let _ = stop_tx.send(true);
     drop(open_tx);
     let _ = open_rx.recv().await;
@@ -117,7 +119,7 @@ async fn accept_failed(e: &std::io::Error) {
 
 /// Answers a connection over the cap with a 503 and closes it, without reading anything: every
 /// other connection is busy with a request.
-fn refuse(stream: TcpStream) {
+fn refuse(stream: TcpStream, registry: &Registry) {
     const BODY: &str = r#"{"type":"/docs/problems#unavailable","title":"Service Unavailable","status":503,"detail":"too many connections are busy; try again shortly"}"#;
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
@@ -125,7 +127,17 @@ fn refuse(stream: TcpStream) {
     );
     // A fresh socket's send buffer takes this at once; if it does not, the client gets only the close.
     let _ = stream.try_write(answer.as_bytes());
-    tracing::warn!("Refused a connection: every connection is busy with a request.");
+    // Once a second at most: a flood of refusals must not become a flood of log lines.
+    // (Only the accept loop refuses, so a load and a store do.)
+    let now = registry.now().max(1);
+    let last = registry.last_refusal_logged.load(Ordering::Acquire);
+    if last == 0 || now.saturating_sub(last) >= 1_000 {
+        registry.last_refusal_logged.store(now, Ordering::Release);
+        tracing::warn!(
+            max_connections = registry.max,
+            "Refused a connection: every connection is busy with a request."
+        );
+    }
 }
 
 /// What the accept loop and a connection's task know of one connection.
@@ -150,6 +162,8 @@ struct Registry {
     max: usize,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Conn>>>,
+    /// When a refusal was last logged, in milliseconds since `epoch`.
+    last_refusal_logged: AtomicU64,
 }
 
 impl Registry {
@@ -159,6 +173,7 @@ impl Registry {
             max: max.max(1),
             next_id: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
+            last_refusal_logged: AtomicU64::new(0),
         }
     }
 

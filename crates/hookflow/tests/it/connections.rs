@@ -176,6 +176,37 @@ async fn over_the_cap_the_longest_waiting_idle_connections_make_room_for_healthz
     s.stop().await;
 }
 
+#[tokio::test]
+async fn with_every_connection_busy_a_new_one_is_refused_at_once() {
+    let s = server_with(limits(5_000, 5_000, 30_000, 2)).await;
+    let token = s.workspace("acme").await;
+    let c = s.create_connector(&token, json!({"name": "Uploads"})).await;
+    let hook = c["url"].as_str().unwrap().trim_start_matches(&s.url).to_owned();
+    let mut uploads = Vec::new();
+    for _ in 0..2 {
+        let mut upload = connect(&s.url).await;
+        let head =
+            format!("POST {hook} HTTP/1.1\r\nHost: hookflow\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n");
+        upload.write_all(head.as_bytes()).await.unwrap();
+        // hyper sends 100 Continue when the handler starts reading the body: the request is in progress.
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), upload.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100"));
+        uploads.push(upload);
+    }
+    let mut third = connect(&s.url).await;
+    let (said, _) = read_until_closed(&mut third, Duration::from_secs(1))
+        .await
+        .expect("refused at once");
+    assert!(said.starts_with("HTTP/1.1 503"), "{said}");
+    assert!(said.to_ascii_lowercase().contains("retry-after: 1"), "{said}");
+    drop(uploads);
+    s.stop().await;
+}
+
 /// The probe's case: with a low open-file limit, more idle connections than descriptors used
 /// to stop `accept`, and `/healthz` with it. The binary runs under `ulimit -n 256`.
 #[tokio::test]
