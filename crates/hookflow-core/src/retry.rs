@@ -2,14 +2,20 @@
 
 use std::time::Duration;
 
-/// Parses `500ms`, `30s`, `15m`, `2h`, `3d` (and sums like `1h30m`); a bare number is seconds.
+/// The longest duration hookflow accepts anywhere: 36,500 days (about a hundred years). A longer
+/// one is a mistake, and the bound keeps every sum of terms, every jitter product and every
+/// conversion of a parsed duration to milliseconds far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// Parses `500ms`, `30s`, `15m`, `2h`, `3d`, `1w` (and sums like `1h30m`); a bare number is seconds.
+/// Anything longer than [`MAX_DURATION`] is an error, never a panic or a wrapped value.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("empty duration".into());
     }
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return term(s, t, 1_000.0);
     }
     let mut total = Duration::ZERO;
     let mut rest = t;
@@ -22,30 +28,56 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
                 "`{s}` is not a duration: expected a number at `{rest}` (like 30s, 15m, 2h, 3d)"
             ));
         }
-        let number: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration: bad number `{}`", &rest[..digits]))?;
+        let number = &rest[..digits];
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = rest[..unit_len].trim();
+        let unit = unit_millis(s, rest[..unit_len].trim())?;
         rest = &rest[unit_len..];
-        let millis = match unit {
-            "ms" => 1.0,
-            "s" | "sec" | "secs" | "second" | "seconds" => 1_000.0,
-            "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
-            "h" | "hr" | "hour" | "hours" => 3_600_000.0,
-            "d" | "day" | "days" => 86_400_000.0,
-            "w" | "week" | "weeks" => 604_800_000.0,
-            "" => return Err(format!("`{s}` is not a duration: a unit is missing (ms, s, m, h, d)")),
-            other => {
-                return Err(format!(
-                    "`{s}` is not a duration: unknown unit `{other}` (ms, s, m, h, d)"
-                ))
-            }
-        };
-        total += Duration::from_millis((number * millis).round() as u64);
+        total = total
+            .checked_add(term(s, number, unit)?)
+            .filter(|sum| *sum <= MAX_DURATION)
+            .ok_or_else(|| too_long(s))?;
     }
     Ok(total)
+}
+
+/// Milliseconds in one `unit`.
+fn unit_millis(s: &str, unit: &str) -> Result<f64, String> {
+    Ok(match unit {
+        "ms" => 1.0,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000.0,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
+        "h" | "hr" | "hour" | "hours" => 3_600_000.0,
+        "d" | "day" | "days" => 86_400_000.0,
+        "w" | "week" | "weeks" => 604_800_000.0,
+        "" => {
+            return Err(format!(
+                "`{s}` is not a duration: a unit is missing (ms, s, m, h, d, w)"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "`{s}` is not a duration: unknown unit `{other}` (ms, s, m, h, d, w)"
+            ))
+        }
+    })
+}
+
+/// One `number` of units of `unit_millis` milliseconds, refused above [`MAX_DURATION`] before it
+/// becomes a `Duration` (a float that large would saturate, and a sum of two would overflow).
+fn term(s: &str, number: &str, unit_millis: f64) -> Result<Duration, String> {
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: bad number `{number}`"))?;
+    let millis = (number * unit_millis).round();
+    if !millis.is_finite() || millis > MAX_DURATION.as_millis() as f64 {
+        return Err(too_long(s));
+    }
+    Ok(Duration::from_millis(millis as u64))
+}
+
+fn too_long(s: &str) -> String {
+    format!("`{s}` is too long: a duration is at most 36500d (about a hundred years)")
 }
 
 /// The longest `Retry-After` a peer can ask for and be obeyed.
@@ -114,6 +146,28 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit `x`"));
         assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn durations_too_long_are_errors_not_panics() {
+        let huge = "99999999999999999999w";
+        for text in [
+            huge,
+            &huge.repeat(2),
+            "99999999999999999999",
+            "36501d",
+            "36500d1ms",
+            "1e400s",
+        ] {
+            let error = parse_duration(text).unwrap_err();
+            assert!(
+                error.contains("too long") || error.contains("unknown unit"),
+                "{text}: {error}"
+            );
+        }
+        assert!(parse_duration(&huge.repeat(2)).unwrap_err().contains("is too long"));
+        assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("36499d24h"), Ok(MAX_DURATION));
     }
 
     #[test]

@@ -23,6 +23,17 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
 
+    /// `d` later, saturating: a `Duration` holds more milliseconds than an `i64`, and a cast
+    /// would wrap a long one into the past.
+    pub fn plus(self, d: std::time::Duration) -> Self {
+        self.plus_millis(millis(d))
+    }
+
+    /// `d` earlier, saturating.
+    pub fn minus(self, d: std::time::Duration) -> Self {
+        Self(self.0.saturating_sub(millis(d)))
+    }
+
     pub fn to_jiff(self) -> jiff::Timestamp {
         jiff::Timestamp::from_millisecond(self.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
     }
@@ -36,6 +47,11 @@ impl Timestamp {
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         s.parse::<jiff::Timestamp>().ok().map(|t| Self(t.as_millisecond()))
     }
+}
+
+/// The milliseconds of `d` as an `i64`, saturating instead of wrapping.
+pub fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl fmt::Display for Timestamp {
@@ -73,5 +89,19 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2025-11-22T03:04:05.678Z");
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
         assert_eq!(Timestamp::parse_rfc3339("2025-11-22T08:34:05.678+05:30"), Some(t));
+    }
+
+    #[test]
+    fn adding_a_huge_duration_saturates() {
+        let t = Timestamp::from_millis(1_000);
+        assert_eq!(t.plus(std::time::Duration::MAX), Timestamp::from_millis(i64::MAX));
+        assert_eq!(
+            t.minus(std::time::Duration::MAX),
+            Timestamp::from_millis(1_000 - i64::MAX)
+        );
+        assert_eq!(
+            t.plus(std::time::Duration::from_millis(5)),
+            Timestamp::from_millis(1_005)
+        );
     }
 }

@@ -247,9 +247,12 @@ fn check_scheme(url: &Url) -> Result<(), SendError> {
     }
 }
 
+/// The request's headers, refusing the ones no configuration may set (checked again here, since
+/// not every request comes from a checked configuration).
 fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, SendError> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
+        crate::check::check_header_name(name.trim()).map_err(SendError::invalid)?;
         let header_name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| SendError::invalid(format!("`{name}` is not a valid header name")))?;
         let header_value = HeaderValue::from_str(value)

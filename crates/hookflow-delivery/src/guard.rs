@@ -28,7 +28,8 @@ pub enum Category {
     /// `127.0.0.0/8`, `::1`.
     Loopback,
     /// `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`, and the deprecated
-    /// IPv6 site-local `fec0::/10`.
+    /// IPv6 site-local `fec0::/10`, and the local-use NAT64 prefix `64:ff9b:1::/48`, whose
+    /// translator may map an address to any IPv4 network it is configured with.
     Private,
     /// `100.64.0.0/10`, carrier-grade NAT.
     SharedAddressSpace,
@@ -51,8 +52,8 @@ pub enum Category {
 impl Category {
     /// The category of `ip`, or `None` for an ordinary (public) address.
     /// IPv6 forms that carry an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`,
-    /// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96` and 6to4 `2002::/16`)
-    /// take the category of the IPv4 address inside.
+    /// IPv4-translated (SIIT) `::ffff:0:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64
+    /// `64:ff9b::/96` and 6to4 `2002::/16`) take the category of the IPv4 address inside.
     pub fn of(ip: IpAddr) -> Option<Self> {
         match ip {
             IpAddr::V4(v4) => Self::of_v4(v4),
@@ -91,6 +92,9 @@ impl Category {
             return Self::of_v4(v4);
         }
         let s = ip.segments();
+        if s[..3] == [0x64, 0xff9b, 1] {
+            return Some(Self::Private);
+        }
         Some(match s[0] {
             0xff00..=0xffff => Self::Multicast,
             0xfe80..=0xfebf => Self::LinkLocal,
@@ -130,7 +134,10 @@ impl fmt::Display for Category {
 }
 
 /// The IPv4 address an IPv6 address stands for, if it is one of the forms
-/// that carry one: IPv4-mapped, IPv4-compatible, NAT64 or 6to4.
+/// that carry one: IPv4-mapped, IPv4-translated (SIIT), IPv4-compatible, NAT64
+/// (well-known prefix) or 6to4. The local-use NAT64 prefix `64:ff9b:1::/48` is
+/// not among them: where its translator puts the IPv4 address depends on the
+/// prefix length it was configured with, so the whole prefix is refused instead.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
@@ -139,6 +146,8 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let o = ip.octets();
     let last = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
     match s {
+        // IPv4-translated (SIIT, RFC 2765): ::ffff:0:a.b.c.d.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(last),
         // IPv4-compatible (deprecated): ::a.b.c.d (:: and ::1 are handled before).
         [0, 0, 0, 0, 0, 0, _, _] => Some(last),
         // NAT64 well-known prefix: 64:ff9b::a.b.c.d.

@@ -17,12 +17,16 @@
 //!   a result into an [`Outcome`]: `Success`, `Retry { reason, .. }` or
 //!   `GiveUp { reason, .. }`, the reason being what the attempt log shows.
 //!   [`retry_after`] reads a peer's `Retry-After`.
+//! - [`check_url`] and [`check_header`] say what a configured request may carry: an absolute
+//!   http(s) URL with a host, and headers without line breaks that are neither hop-by-hop nor
+//!   the connection's own (`Host`, `Content-Length`, `Transfer-Encoding`).
 //! - [`signing`] makes and checks Standard Webhooks signatures (SPEC section 7).
 //! - [`smtp`] sends an [`Email`] with [`Client::send_email`] through lettre.
 //!
 //! No retry loop lives here: one call is one attempt, and the caller (the
 //! engine's worker) schedules the next from the outcome.
 
+mod check;
 mod classify;
 mod client;
 mod error;
@@ -30,6 +34,7 @@ mod guard;
 pub mod signing;
 pub mod smtp;
 
+pub use check::{check_header, check_header_name, check_header_value, check_url};
 pub use classify::{classify_action, classify_delivery, classify_email, retry_after, Outcome};
 pub use client::{Client, Request, Response, MAX_REDIRECTS, MAX_RESPONSE_BODY};
 pub use error::{ErrorKind, SendError};

@@ -341,6 +341,11 @@ pub fn compile_http_request(
     }
     let query = pairs(obj, "query", templates, &mut e);
     let headers = pairs(obj, "headers", templates, &mut e);
+    for (name, _) in &headers {
+        if let Err(message) = hookflow_delivery::check_header_name(name) {
+            err(&mut e, &format!("headers.{name}"), message);
+        }
+    }
     refuse_inline_credentials(obj, &mut e);
     let body = match obj.get("body").filter(|v| !v.is_null()) {
         None => None,

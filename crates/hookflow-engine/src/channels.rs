@@ -27,8 +27,8 @@ fn text(v: &Value) -> Result<(), String> {
 
 fn url(v: &Value) -> Result<(), String> {
     match v.as_str() {
-        Some(s) if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 => Ok(()),
-        _ => Err("must be an http:// or https:// URL".into()),
+        Some(s) => hookflow_delivery::check_url(s),
+        None => Err("must be an http:// or https:// URL".into()),
     }
 }
 
@@ -58,10 +58,14 @@ fn email(v: &Value) -> Result<(), String> {
 }
 
 fn headers(v: &Value) -> Result<(), String> {
-    match v.as_object() {
-        Some(map) if map.values().all(Value::is_string) => Ok(()),
-        _ => Err("must be an object of header name to text".into()),
+    let Some(map) = v.as_object() else {
+        return Err("must be an object of header name to text".into());
+    };
+    for (name, value) in map {
+        let value = value.as_str().ok_or("must be an object of header name to text")?;
+        hookflow_delivery::check_header(name, value).map_err(|m| format!("header `{name}`: {m}"))?;
     }
+    Ok(())
 }
 
 fn fields(kind: &str) -> Option<(&'static [Field], &'static [Field])> {

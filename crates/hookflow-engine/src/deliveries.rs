@@ -86,7 +86,7 @@ impl DeliveryHandler {
         let sub = &work.subscription;
         let attempt_no = d.attempts + 1;
         let now = Timestamp::now();
-        let disable_after_ms = self.settings.disable_after.as_millis() as i64;
+        let disable_after_ms = hookflow_core::time::millis(self.settings.disable_after);
         if !sub.enabled {
             let attempt = attempt_record(attempt_no, now, None, Some("the subscription is disabled".into()));
             self.store
@@ -184,7 +184,7 @@ impl DeliveryHandler {
                 Some(base) => {
                     let jittered = base.mul_f64(0.8 + 0.4 * rand::random::<f64>());
                     let delay = retry_after.map_or(jittered, |after| jittered.max(after.min(RETRY_AFTER_CAP)));
-                    let at = Timestamp::now().plus_millis(delay.as_millis() as i64);
+                    let at = Timestamp::now().plus(delay);
                     (
                         DeliveryResult::Retry { at, disable_after_ms },
                         JobOutcome::Retry { at, reason },

@@ -77,9 +77,20 @@ pub const STEP_TYPES: &[&str] = &[
     "emit_event",
 ];
 
+/// The top-level keys of a connector document (SPEC section 10).
+pub const DOCUMENT_KEYS: &[&str] = &[
+    "response",
+    "structure",
+    "field_mapping",
+    "steps",
+    "rate_limit",
+    "ordering",
+];
+
 /// Splits a document as a user sent it into what is versioned and its
 /// structure (`None` when the document has no `structure` key), checking
-/// its shape. Unknown top-level keys are kept (fields may be added).
+/// its shape. An unknown top-level key is refused, as an unknown step field
+/// is: a misspelt `rate_limt` would otherwise be saved and silently do nothing.
 pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldError>> {
     let Some(obj) = document.as_object_mut() else {
         return Err(vec![FieldError::new(
@@ -87,8 +98,8 @@ pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldErr
             "the connector document must be a JSON object",
         )]);
     };
+    let mut errors = unknown_keys(obj);
     let structure = obj.remove("structure");
-    let mut errors = Vec::new();
     obj.entry("response").or_insert(Value::Null);
     obj.entry("field_mapping").or_insert(Value::Null);
     obj.entry("steps").or_insert_with(|| Value::Array(Vec::new()));
@@ -108,6 +119,21 @@ pub fn split(mut document: Value) -> Result<(Value, Option<Value>), Vec<FieldErr
     } else {
         Err(errors)
     }
+}
+
+fn unknown_keys(obj: &Map<String, Value>) -> Vec<FieldError> {
+    obj.keys()
+        .filter(|key| !DOCUMENT_KEYS.contains(&key.as_str()))
+        .map(|key| {
+            FieldError::new(
+                key.as_str(),
+                format!(
+                    "unknown field `{key}`; a connector document takes: {}",
+                    DOCUMENT_KEYS.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// `ordering: {"key": "{{ event.body.order.id }}"}`: executions whose key renders the same run
@@ -343,6 +369,21 @@ mod tests {
             ]
         );
         assert!(split(json!([])).is_err());
+    }
+
+    #[test]
+    fn split_refuses_unknown_top_level_keys() {
+        let errors = split(json!({"steps": [], "rate_limt": {"requests": 1}, "notes": "x"})).unwrap_err();
+        let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["rate_limt", "notes"]);
+        assert!(
+            errors[0].message.contains("takes: response, structure"),
+            "{}",
+            errors[0].message
+        );
+        let every_key = json!({"response": null, "structure": null, "field_mapping": null, "steps": [],
+            "rate_limit": null, "ordering": null});
+        assert!(split(every_key).is_ok());
     }
 
     #[test]

@@ -85,6 +85,7 @@ impl Default for Metrics {
                     "accepted",
                     "rejected",
                     "too_large",
+                    "timed_out",
                     "rate_limited",
                     "not_found",
                     "unavailable",

@@ -24,7 +24,7 @@ pub async fn run(
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let before = Timestamp::now().plus_millis(-(keep.as_millis() as i64));
+        let before = Timestamp::now().minus(keep);
         let mut total = 0;
         loop {
             match store.prune(before, BATCH).await {

@@ -774,7 +774,7 @@ impl<'a> Run<'a> {
                 let attempt = u32::try_from(rec.attempts).unwrap_or(u32::MAX);
                 match plan.retry.next_delay(attempt, rand::random::<f64>(), retry_after) {
                     Some(delay) => {
-                        let at = Timestamp::now().plus_millis(delay.as_millis() as i64);
+                        let at = Timestamp::now().plus(delay);
                         rec.status = StepStatus::Retrying;
                         rec.error = Some(format!(
                             "attempt {attempt} of {}: {reason}; next at {at}",
@@ -957,7 +957,7 @@ impl<'a> Run<'a> {
         let until = match delay {
             Delay::For(d) => {
                 rec.input = json!({"for": format!("{}s", d.as_secs_f64())});
-                Ok(now.plus_millis(d.as_millis() as i64))
+                Ok(now.plus(*d))
             }
             Delay::Until(t) => {
                 let r = match self.render(t) {

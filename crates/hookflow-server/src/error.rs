@@ -28,6 +28,10 @@ pub enum AppError {
     Unauthorized,
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the body did not arrive in time; send it again")]
+    RequestTimeout,
+    #[error("this route does not answer {method}")]
+    MethodNotAllowed { method: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{detail}")]
@@ -63,6 +67,12 @@ impl AppError {
             Self::Validation { .. } => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large"),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request-timeout", "Request Timeout"),
+            Self::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method Not Allowed",
+            ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too Many Requests"),
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service Unavailable"),
@@ -145,6 +155,12 @@ impl IntoResponse for AppError {
             Self::Internal(message) => {
                 response.extensions_mut().insert(ServerErrorMessage(message));
             }
+            // The rest of a late body may still be on its way: the connection cannot be reused.
+            Self::RequestTimeout => {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         // The JSON extractor sets `application/json`; keep ours.
@@ -168,4 +184,30 @@ pub async fn log_server_errors(request: Request, next: Next) -> Response {
 /// Answers unknown routes with a problem body.
 pub async fn fallback() -> AppError {
     AppError::NotFound("no such route".into())
+}
+
+/// Answers a known route called with a method it does not take with a problem body (the router
+/// adds the `Allow` header).
+pub async fn method_not_allowed(method: axum::http::Method) -> AppError {
+    AppError::MethodNotAllowed {
+        method: method.to_string(),
+    }
+}
+
+/// The error a request body fails with when it did not arrive within the body timeout
+/// (`serve::Limits::body_timeout`); extractors and the ingest endpoint answer it with 408.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {0:?}")]
+pub struct BodyTimeout(pub std::time::Duration);
+
+/// Whether `error`, or an error it wraps, is a [`BodyTimeout`].
+pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<BodyTimeout>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }

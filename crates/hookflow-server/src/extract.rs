@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use hookflow_core::WorkspaceId;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -19,6 +20,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::PayloadTooLarge {
+                limit: crate::API_BODY_LIMIT,
+            }),
+            Err(rejection) if crate::error::is_body_timeout(&rejection) => Err(AppError::RequestTimeout),
             Err(rejection) => Err(AppError::bad_request(rejection.body_text())),
         }
     }

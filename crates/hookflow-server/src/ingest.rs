@@ -2,7 +2,7 @@
 //! are committed before the answer is sent.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookflow_core::{EventId, EventSource, EventStatus, ExecutionId, Timestamp};
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::AppError;
+use crate::extract::Path;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -79,6 +80,7 @@ pub async fn receive(
         Ok(r) if r.extensions().get::<Rejected>().is_some() => "rejected",
         Ok(_) => "accepted",
         Err(AppError::PayloadTooLarge { .. }) => "too_large",
+        Err(AppError::RequestTimeout) => "timed_out",
         Err(AppError::NotFound(_)) => "not_found",
         Err(AppError::TooManyRequests { .. }) => "rate_limited",
         Err(AppError::Unavailable { .. }) => "unavailable",
@@ -202,6 +204,8 @@ async fn receive_inner(
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             AppError::PayloadTooLarge { limit }
+        } else if crate::error::is_body_timeout(&e) {
+            AppError::RequestTimeout
         } else {
             AppError::bad_request(format!("the request body could not be read: {e}"))
         }

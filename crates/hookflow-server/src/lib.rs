@@ -1,5 +1,6 @@
 //! The HTTP face of hookflow: the ingest endpoint `/hooks/{token}`, the
-//! management API under `/api/v1` with its OpenAPI document, and health.
+//! management API under `/api/v1` with its OpenAPI document, and health;
+//! [`serve`] is the listener that bounds how long and how many connections stay open.
 //!
 //! Invariant: this is the only crate that knows HTTP shapes; handlers turn
 //! requests into store and engine calls and never speak SQL.
@@ -8,6 +9,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod serve;
 pub mod wire;
 
 use std::sync::Arc;
@@ -20,6 +22,9 @@ use hookflow_engine::ingest::IngestQueue;
 use hookflow_engine::Store;
 use hookflow_expr::Templates;
 use tower_http::trace::TraceLayer;
+
+/// The largest body the management API reads (2 MiB); a larger one is answered 413.
+pub const API_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// What the server needs from the operator's configuration.
 #[derive(Debug, Clone)]
@@ -53,13 +58,16 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api::router();
     let openapi = Arc::new(openapi);
-    let api = api.route(
-        "/openapi.json",
-        get(move || {
-            let doc = openapi.clone();
-            async move { axum::Json(doc.as_ref().clone()) }
-        }),
-    );
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT));
     Router::new()
         .route("/hooks/{token}", any(ingest::receive))
         .route("/hooks/{token}/{*rest}", any(ingest::receive))
@@ -68,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(error::fallback)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(error::log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The matched route, never the URI: a connector URL's token is a secret.
@@ -149,6 +158,7 @@ pub fn ops_app(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(error::fallback)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
 }
 

@@ -118,6 +118,10 @@ impl StoreOptions {
     }
 }
 
+/// How long opening a SQLite database waits for another process that holds its write lock
+/// (migrating it, say) before it fails.
+const MIGRATION_WAIT: Duration = Duration::from_secs(30);
+
 fn install_drivers() {
     static ONCE: Once = Once::new();
     ONCE.call_once(sqlx::any::install_default_drivers);
@@ -137,12 +141,10 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Di
             let native = sqlx::sqlite::SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true)
+                .busy_timeout(MIGRATION_WAIT)
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(native)
-                .await?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            let pool = connect_sqlite(native).await?;
+            migrate_sqlite(&pool).await?;
             pool.close().await;
             let url = format!("sqlite://{path}");
             // One writer connection: SQLite allows one writer at a time, and a
@@ -156,6 +158,8 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Di
                 .max_connections(1)
                 .connect(url)
                 .await?;
+            // sqlx's migrator holds a `pg_advisory_lock` of the database while it reads and
+            // applies migrations, so nodes starting together apply each one once.
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             pool.close().await;
             let any = AnyPoolOptions::new()
@@ -167,6 +171,38 @@ pub(crate) async fn open(options: &StoreOptions) -> Result<(AnyPool, AnyPool, Di
             Ok((any.clone(), any, Dialect::Postgres))
         }
     }
+}
+
+/// Opens the one connection that migrates a SQLite database. Switching a fresh file to WAL
+/// answers "database is locked" at once, without waiting on the busy timeout, while another
+/// process switches it too; that open is tried again until [`MIGRATION_WAIT`] has passed.
+async fn connect_sqlite(options: sqlx::sqlite::SqliteConnectOptions) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await;
+        match pool {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") && started.elapsed() < MIGRATION_WAIT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Migrates a SQLite database in one `BEGIN IMMEDIATE` transaction. sqlx's migrator takes no lock
+/// on SQLite: two processes opening a fresh file at once (`hookflow serve` beside `hookflow
+/// workspace create`) both read that nothing ran and both create the tables, and the second
+/// fails. Holding the write lock from before that read makes the second wait (busy timeout) and
+/// then find every migration applied; each migration runs in a savepoint of this transaction.
+async fn migrate_sqlite(pool: &sqlx::SqlitePool) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::migrate!("./migrations/sqlite").run_direct(&mut *tx).await?;
+    tx.commit().await
 }
 
 async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> Result<AnyPool, sqlx::Error> {

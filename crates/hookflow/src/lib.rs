@@ -73,6 +73,9 @@ pub struct Config {
     pub retention_every: Duration,
     /// How often idle workers look for due work without a wake-up.
     pub poll_interval: Duration,
+    /// Header, body and keep-alive timeouts, and the connection cap as configured (the cap in
+    /// force may be lower: see [`connection_cap`]).
+    pub http: hookflow_server::serve::Limits,
 }
 
 impl Config {
@@ -91,8 +94,49 @@ impl Config {
             retention: Some(Duration::from_secs(30 * 86_400)),
             retention_every: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
+            http: hookflow_server::serve::Limits::default(),
         }
     }
+}
+
+/// File descriptors kept out of the connection cap, besides one per worker (an outbound call in
+/// flight): the database's connections and files, the outbound connection pool, logs, the
+/// runtime's own.
+const FD_RESERVE: u64 = 64;
+
+/// The connection cap in force: the configured one, but never more than the open-file limit
+/// leaves after `reserve` descriptors (at most half the limit). Past that limit `accept` fails
+/// and nothing, not even `/healthz`, gets in; under the cap the oldest idle connection makes
+/// room instead.
+pub fn connection_cap(configured: usize, open_files: Option<u64>, reserve: u64) -> usize {
+    let Some(limit) = open_files else {
+        return configured;
+    };
+    let left = limit.saturating_sub(reserve.min(limit / 2));
+    configured.min(usize::try_from(left).unwrap_or(usize::MAX)).max(1)
+}
+
+/// The process's soft limit of open files, if it has one.
+pub fn open_files_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// Raises the soft limit of open files to the hard limit, as servers that hold many connections
+/// do (systemd's default is a soft 1,024 under a hard 524,288): the connection cap is bounded by
+/// the soft limit. Answers the limit in force.
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "Cannot raise the open-file limit.");
+        }
+    }
+    open_files_limit()
 }
 
 /// Sets up `tracing` once: `RUST_LOG` overrides the default filter.
@@ -278,16 +322,37 @@ pub async fn run(
         Role::Worker => hookflow_server::ops_app(state),
         Role::All | Role::Ingest => hookflow_server::app(state),
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stopped())
-        .await
-        .context("the HTTP server failed")?;
+    hookflow_server::serve::serve(listener, app, http_limits(&config), stopped()).await;
     for w in workers {
         w.await.context("the workers panicked")?;
     }
     store.close().await;
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// The HTTP limits in force: the configured ones, with the connection cap bounded by the
+/// open-file limit.
+fn http_limits(config: &Config) -> hookflow_server::serve::Limits {
+    let workers = match config.role {
+        Role::Ingest => 0,
+        Role::All | Role::Worker => config.workers + config.delivery_workers,
+    };
+    let reserve = FD_RESERVE + u64::try_from(workers).unwrap_or(u64::MAX);
+    let open_files = open_files_limit();
+    let max_connections = connection_cap(config.http.max_connections, open_files, reserve);
+    if max_connections < config.http.max_connections {
+        tracing::info!(
+            max_connections,
+            configured = config.http.max_connections,
+            open_files,
+            "The open-file limit lowers the connection cap."
+        );
+    }
+    hookflow_server::serve::Limits {
+        max_connections,
+        ..config.http
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -311,4 +376,22 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("Shutting down.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_cap;
+
+    #[test]
+    fn the_open_file_limit_bounds_the_connection_cap() {
+        assert_eq!(connection_cap(10_000, None, 200), 10_000);
+        assert_eq!(connection_cap(10_000, Some(1_024), 200), 824);
+        assert_eq!(
+            connection_cap(10_000, Some(256), 200),
+            128,
+            "the reserve is at most half the limit"
+        );
+        assert_eq!(connection_cap(20, Some(1_024), 200), 20);
+        assert_eq!(connection_cap(10_000, Some(0), 200), 1);
+    }
 }

@@ -92,6 +92,21 @@ struct ServeArgs {
     /// (workers; HTTP only for /healthz, /readyz and /metrics).
     #[arg(long, env = "HOOKFLOW_ROLE", default_value = "all")]
     role: String,
+    /// How long a request head may take, from its first byte (for a new connection, from the
+    /// connection's start); a slower connection is closed.
+    #[arg(long, env = "HOOKFLOW_HEADER_TIMEOUT", default_value = "10s")]
+    header_timeout: String,
+    /// How long a request body may take to arrive in full once it is read; a slower one is
+    /// answered 408 and its connection closed.
+    #[arg(long, env = "HOOKFLOW_BODY_TIMEOUT", default_value = "30s")]
+    body_timeout: String,
+    /// How long a connection may stay idle between two requests.
+    #[arg(long, env = "HOOKFLOW_KEEP_ALIVE", default_value = "60s")]
+    keep_alive: String,
+    /// Connections open at once (never more than the open-file limit allows); over it the
+    /// longest-waiting idle connection is closed, or, when every one is busy, the new one gets 503.
+    #[arg(long, env = "HOOKFLOW_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKFLOW_LOG_JSON")]
     log_json: bool,
@@ -147,6 +162,21 @@ impl ServeArgs {
             disable_after: duration("delivery-disable-after", &self.delivery_disable_after)?,
             ..Default::default()
         };
+        let timeout = |flag: &str, text: &str| {
+            let d = duration(flag, text)?;
+            anyhow::ensure!(!d.is_zero(), "bad --{flag}: it must be above zero");
+            Ok(d)
+        };
+        anyhow::ensure!(
+            self.max_connections > 0,
+            "bad --max-connections: at least one connection is needed"
+        );
+        let http = hookflow_server::serve::Limits {
+            header_timeout: timeout("header-timeout", &self.header_timeout)?,
+            body_timeout: timeout("body-timeout", &self.body_timeout)?,
+            keep_alive: timeout("keep-alive", &self.keep_alive)?,
+            max_connections: self.max_connections,
+        };
         Ok(Config {
             backend,
             public_url: self.public_url.clone(),
@@ -164,6 +194,7 @@ impl ServeArgs {
             },
             retention_every: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
+            http,
         })
     }
 }
@@ -171,6 +202,8 @@ impl ServeArgs {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     hookflow::setup_tracing(args.log_json, false);
     let config = args.config()?;
+    let open_files = hookflow::raise_open_files_limit();
+    tracing::debug!(?open_files, "Open-file limit.");
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -139,6 +139,9 @@ async fn invalid_requests_are_refused_with_a_clear_message() {
         Request::new("GE T", "http://127.0.0.1/"),
         with_header("Bad Name", "x"),
         with_header("X-Split", "a\r\nInjected: yes"),
+        with_header("Host", "internal.example"),
+        with_header("Transfer-Encoding", "chunked"),
+        with_header("Proxy-Authorization", "Basic eA=="),
         zero_timeout,
     ];
     for req in cases {
@@ -152,8 +155,11 @@ async fn invalid_requests_are_refused_with_a_clear_message() {
         InvalidRequest: `file:///etc/passwd` is not an http or https URL (its scheme is `file`)
         InvalidRequest: `http://` is not a URL: empty host
         InvalidRequest: `GE T` is not an HTTP method
-        InvalidRequest: `Bad Name` is not a valid header name
+        InvalidRequest: `Bad Name` is not a header name: use letters, digits and !#$%&'*+-.^_`|~ only
         InvalidRequest: the value of header `X-Split` is not a valid header value
+        InvalidRequest: `Host` cannot be set: Host, Content-Length and Transfer-Encoding come from the URL and the body, and hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade) belong to one connection
+        InvalidRequest: `Transfer-Encoding` cannot be set: Host, Content-Length and Transfer-Encoding come from the URL and the body, and hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade) belong to one connection
+        InvalidRequest: `Proxy-Authorization` cannot be set: Host, Content-Length and Transfer-Encoding come from the URL and the body, and hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade) belong to one connection
         InvalidRequest: the timeout must be longer than zero
     "#]]
     .assert_eq(&out);

@@ -371,3 +371,43 @@ async fn host_names_are_checked_after_resolution() {
     )
     .await;
 }
+
+#[test]
+fn siit_and_local_use_nat64_addresses_are_refused() {
+    check_ips(
+        &Guard::default(),
+        "
+        ::ffff:0:127.0.0.1
+        ::ffff:0:10.0.0.1
+        ::ffff:0:169.254.169.254
+        ::ffff:0:8.8.8.8
+        64:ff9b:1::127.0.0.1
+        64:ff9b:1::8.8.8.8
+        64:ff9b:1:ffff::1
+        64:ff9b:2::8.8.8.8
+        ",
+        expect![[r#"
+            refused to connect to ::ffff:0:7f00:1: a loopback address (allow it with HOOKFLOW_ALLOW_NETWORKS)
+            refused to connect to ::ffff:0:a00:1: a private address (allow it with HOOKFLOW_ALLOW_NETWORKS)
+            refused to connect to ::ffff:0:a9fe:a9fe: a link-local address (allow it with HOOKFLOW_ALLOW_NETWORKS)
+            ::ffff:0:808:808: allowed
+            refused to connect to 64:ff9b:1::7f00:1: a private address (allow it with HOOKFLOW_ALLOW_NETWORKS)
+            refused to connect to 64:ff9b:1::808:808: a private address (allow it with HOOKFLOW_ALLOW_NETWORKS)
+            refused to connect to 64:ff9b:1:ffff::1: a private address (allow it with HOOKFLOW_ALLOW_NETWORKS)
+            64:ff9b:2::808:808: allowed
+        "#]],
+    );
+    // The operator can allow them as any other network: by the IPv4 address inside, or the prefix.
+    let guard = Guard::parse("127.0.0.1/32, 64:ff9b:1::/48").unwrap();
+    check_ips(
+        &guard,
+        "
+        ::ffff:0:127.0.0.1
+        64:ff9b:1::10.0.0.1
+        ",
+        expect![[r#"
+            ::ffff:0:7f00:1: allowed
+            64:ff9b:1::a00:1: allowed
+        "#]],
+    );
+}

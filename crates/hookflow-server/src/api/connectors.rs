@@ -44,6 +44,30 @@ fn check_description(description: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// The sources whose events reach hookflow today; both arrive on the connector URL. A
+/// `schedule` or `internal` connector (SPEC section 2) would be saved and never get an event.
+const IMPLEMENTED_SOURCES: &[EventSource] = &[EventSource::Webhook, EventSource::Email];
+
+/// The connector's `event_source` (`webhook` when not given), if hookflow implements it.
+fn event_source(given: Option<&str>) -> Result<EventSource, FieldError> {
+    let name = given.unwrap_or("webhook");
+    let implemented = || {
+        let names: Vec<&str> = IMPLEMENTED_SOURCES.iter().map(|s| s.as_str()).collect();
+        names.join(" or ")
+    };
+    match name.parse::<EventSource>() {
+        Ok(source) if IMPLEMENTED_SOURCES.contains(&source) => Ok(source),
+        Ok(_) => Err(FieldError::new(
+            "event_source",
+            format!("`{name}` connectors are not implemented yet; use {}", implemented()),
+        )),
+        Err(_) => Err(FieldError::new(
+            "event_source",
+            format!("`{name}` is not an event source; use {}", implemented()),
+        )),
+    }
+}
+
 /// Splits and checks a document as sent; answers the versioned part and the structure.
 pub(crate) fn checked_document(state: &AppState, sent: Value) -> Result<(Value, Option<Value>), AppError> {
     let (doc, structure) = document::split(sent).map_err(AppError::validation)?;
@@ -76,13 +100,10 @@ pub async fn create(
     let mut errors = Vec::new();
     check_name(&req.name, &mut errors);
     check_description(&req.description, &mut errors);
-    let event_source = match req.event_source.as_deref().unwrap_or("webhook").parse::<EventSource>() {
-        Ok(s) => s,
-        Err(e) => {
-            errors.push(FieldError::new("event_source", e.to_string()));
-            EventSource::Webhook
-        }
-    };
+    let event_source = event_source(req.event_source.as_deref()).unwrap_or_else(|e| {
+        errors.push(e);
+        EventSource::Webhook
+    });
     if !errors.is_empty() {
         return Err(AppError::validation(errors));
     }

@@ -168,7 +168,9 @@ pub(crate) fn readable(event: &Event) -> Result<(), AppError> {
     }
 }
 
-/// The raw body, byte for byte, with the content type it came with.
+/// The raw body, byte for byte, with the content type it came with. The body is the sender's,
+/// not ours: a browser must not render it as a page of this origin (a `text/html` body would run
+/// its scripts with the operator's session), so it is a sandboxed download that is never sniffed.
 #[utoipa::path(get, path = "/events/{id}/raw", tag = "events", params(("id" = String, Path)),
     responses((status = 200, description = "the body as received"), (status = 404, body = Problem)))]
 pub async fn raw(
@@ -186,5 +188,11 @@ pub async fn raw(
         .content_type
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
-    Ok(([(header::CONTENT_TYPE, content_type)], e.body))
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
+        (header::CONTENT_DISPOSITION, "attachment".to_owned()),
+    ];
+    Ok((headers, e.body))
 }

@@ -194,6 +194,18 @@ pub struct SubscriptionIn {
 
 const RESERVED_FIELDS: &[&str] = &["type", "timestamp", "data"];
 
+/// A custom header of a delivery: text, a header hookflow may send, and not one of the
+/// `webhook-*` signature headers.
+fn check_header(name: &str, value: &Value) -> Result<(), String> {
+    let Some(value) = value.as_str() else {
+        return Err("a header is a text value".into());
+    };
+    if name.to_ascii_lowercase().starts_with("webhook-") {
+        return Err("webhook-* headers are hookflow's own".into());
+    }
+    hookflow_delivery::check_header(name, value)
+}
+
 async fn check(
     state: &AppState,
     ws: &hookflow_core::WorkspaceId,
@@ -202,8 +214,11 @@ async fn check(
 ) -> Result<(), AppError> {
     let mut errors = Vec::new();
     match &req.url {
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {}
-        Some(_) => errors.push(FieldError::new("url", "must be an http:// or https:// URL")),
+        Some(u) => {
+            if let Err(message) = hookflow_delivery::check_url(u) {
+                errors.push(FieldError::new("url", message));
+            }
+        }
         None if creating => errors.push(FieldError::new("url", "is required")),
         None => {}
     }
@@ -237,11 +252,8 @@ async fn check(
         }
     }
     for (k, v) in req.headers.iter().flatten() {
-        if !v.is_string() || k.to_ascii_lowercase().starts_with("webhook-") || k.contains([':', ' ', '\n']) {
-            errors.push(FieldError::new(
-                format!("headers.{k}"),
-                "a header is a text value; webhook-* headers are hookflow's own",
-            ));
+        if let Err(message) = check_header(k, v) {
+            errors.push(FieldError::new(format!("headers.{k}"), message));
         }
     }
     for k in req.extra_fields.iter().flat_map(|m| m.keys()) {
@@ -374,7 +386,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<axum::Json<SubscriptionOut>, AppError> {
     let sub = load(&state, &ws, &id).await?;
-    let until = Timestamp::now().plus_millis(state.rotation_overlap.as_millis() as i64);
+    let until = Timestamp::now().plus(state.rotation_overlap);
     let s = state
         .store
         .rotate_subscription_secret(&ws, &sub.id, &hookflow_delivery::signing::new_secret(), until)

@@ -3,6 +3,7 @@
 
 mod connectors;
 mod events;
+mod migrations;
 mod queue;
 mod secrets;
 mod steps;

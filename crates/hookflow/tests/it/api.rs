@@ -86,9 +86,21 @@ async fn bad_requests_are_explained() {
             body["errors"][1]["message"]
                 .as_str()
                 .unwrap()
-                .contains("webhook, email, schedule, internal"),
+                .contains("use webhook or email"),
             "{body}"
         );
+        for source in ["schedule", "internal"] {
+            let r = s
+                .api(Method::POST, "/connectors", &token)
+                .json(&json!({"name": "Ticks", "event_source": source}))
+                .send()
+                .await
+                .unwrap();
+            let body = problem(r, 400).await;
+            assert_eq!(body["errors"][0]["path"], "event_source", "{db}: {body}");
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("not implemented yet; use webhook or email"), "{body}");
+        }
 
         let r = s
             .api(Method::POST, "/connectors", &token)
@@ -136,6 +148,33 @@ async fn bad_requests_are_explained() {
         )
         .await;
         problem(s.api(Method::GET, "/no/such/route", &token).send().await.unwrap(), 404).await;
+
+        // A known route with a method it does not take, on the API and beside it.
+        let r = s.api(Method::DELETE, "/connectors", &token).send().await.unwrap();
+        let allow = r.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let body = problem(r, 405).await;
+        assert_eq!(body["type"], "/docs/problems#method-not-allowed", "{db}: {body}");
+        assert!(allow.is_some_and(|a| a.contains("GET") && a.contains("POST")), "{db}");
+        problem(s.client.post(format!("{}/healthz", s.url)).send().await.unwrap(), 405).await;
+        // A connector URL that is not UTF-8 once decoded is rejected by the framework, as a problem too.
+        problem(s.client.post(format!("{}/hooks/%FF", s.url)).send().await.unwrap(), 400).await;
+
+        // An API body over 2 MiB is too large, not malformed.
+        let big = json!({"name": "x".repeat(3 * 1024 * 1024)});
+        let body = problem(
+            s.api(Method::POST, "/connectors", &token)
+                .json(&big)
+                .send()
+                .await
+                .unwrap(),
+            413,
+        )
+        .await;
+        assert_eq!(body["type"], "/docs/problems#payload-too-large", "{db}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("2097152 bytes"),
+            "{db}: {body}"
+        );
 
         // Auth: missing, malformed and unknown tokens.
         let r = s
@@ -331,6 +370,77 @@ async fn rotating_the_url_retires_the_old_one_at_once() {
             200,
             "{db}"
         );
+        s.stop().await;
+    })
+    .await;
+}
+
+/// The paths and messages of a validation problem.
+async fn field_errors(r: reqwest::Response) -> Vec<(String, String)> {
+    let body = problem(r, 400).await;
+    body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {body}"))
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn overflowing_durations_are_refused_with_their_path() {
+    on_every_database(|s, db| async move {
+        let token = s.workspace("acme").await;
+        let id = s.create_connector(&token, json!({"name": "Orders"})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let huge = "99999999999999999999w".repeat(2);
+        let doc = json!({"steps": [
+            {"id": "wait", "type": "delay", "for": huge},
+            {"id": "crm", "type": "http_request", "url": "https://crm.example/", "timeout": huge}]});
+        let errors = field_errors(s.put_config(&token, &id, &doc).await).await;
+        let paths: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(paths, ["steps[0].for", "steps[1].timeout"], "{db}: {errors:?}");
+        assert!(errors[0].1.contains("is too long"), "{db}: {errors:?}");
+        let doc = json!({"rate_limit": {"requests": 1, "per": huge}});
+        let errors = field_errors(s.put_config(&token, &id, &doc).await).await;
+        assert_eq!(errors[0].0, "rate_limit.per", "{db}: {errors:?}");
+        // The server is still there, and nothing was saved.
+        assert_eq!(
+            s.get_json(&format!("/connectors/{id}"), &token).await["version"],
+            1,
+            "{db}"
+        );
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_document_keys_are_refused() {
+    on_every_database(|s, db| async move {
+        let token = s.workspace("acme").await;
+        let id = s.create_connector(&token, json!({"name": "Orders"})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let doc = json!({"steps": [], "rate_limt": {"requests": 1, "per": "1s"}});
+        let errors = field_errors(s.put_config(&token, &id, &doc).await).await;
+        assert_eq!(errors.len(), 1, "{db}: {errors:?}");
+        assert_eq!(errors[0].0, "rate_limt", "{db}");
+        assert!(errors[0].1.contains("unknown field `rate_limt`"), "{db}: {errors:?}");
+        let r = s
+            .api(Method::POST, "/connectors", &token)
+            .json(&json!({"name": "x", "config": {"stepz": []}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(field_errors(r).await[0].0, "config.stepz", "{db}");
         s.stop().await;
     })
     .await;

@@ -300,3 +300,32 @@ async fn an_execution_with_nothing_to_run_succeeds_at_ingest() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_raw_html_body_is_a_sandboxed_download() {
+    on_every_database(|s, db| async move {
+        let token = s.workspace("acme").await;
+        let c = s.create_connector(&token, json!({"name": "Any"})).await;
+        let html = b"<script>fetch('/api/v1/workspace')</script>";
+        let e = roundtrip(&s, &token, c["url"].as_str().unwrap(), Some("text/html"), html).await;
+        let id = e["id"].as_str().unwrap();
+        let r = s
+            .api(Method::GET, &format!("/events/{id}/raw"), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{db}");
+        let header = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("text/html"),
+            "{db}: the sender's type is kept"
+        );
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{db}");
+        assert_eq!(header("content-security-policy").as_deref(), Some("sandbox"), "{db}");
+        assert_eq!(header("content-disposition").as_deref(), Some("attachment"), "{db}");
+        assert_eq!(r.bytes().await.unwrap().as_ref(), html, "{db}");
+        s.stop().await;
+    })
+    .await;
+}

@@ -6,6 +6,7 @@
 mod actions;
 mod api;
 mod cluster;
+mod connections;
 mod contacts;
 mod corpus;
 mod engine;

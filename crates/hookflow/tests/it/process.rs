@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
 
 /// `hookflow workspace create` through the binary; answers its JSON.
 pub(crate) async fn cli_workspace(db: &TestDatabase) -> Value {
@@ -41,13 +41,21 @@ async fn serve_with(db: &TestDatabase, log: &str, stderr: Stdio, env: &[(&str, &
 
 /// `serve_with` on a database named by its URL.
 pub(crate) async fn serve_at(database: &str, log: &str, stderr: Stdio, env: &[(&str, &str)]) -> (Child, String) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
         .env("RUST_LOG", log)
         .env("HOOKFLOW_ALLOW_NETWORKS", "127.0.0.1/32")
         .envs(env.iter().copied())
+        .stderr(stderr);
+    spawn_serve(command).await
+}
+
+/// Starts a command that runs `hookflow serve` (perhaps through a shell); answers the child and
+/// the base URL it printed.
+pub(crate) async fn spawn_serve(mut command: Command) -> (Child, String) {
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("start hookflow serve");

@@ -185,6 +185,53 @@ async fn subscriptions_show_their_secret_once() {
 }
 
 #[tokio::test]
+async fn subscription_urls_and_headers_are_checked() {
+    on_every_database(|s, db| async move {
+        let token = s.workspace("shop").await;
+        let refused = |url: &str, headers: Value| {
+            let body = json!({"url": url, "event_types": ["*"], "headers": headers});
+            s.api(Method::POST, "/subscriptions", &token).json(&body).send()
+        };
+        for url in ["https://", "https://:443/hooks", "crm.example/hooks", "https://crm.example/\r\nX-Injected: 1"] {
+            let bad = problem(refused(url, json!({})).await.unwrap(), 400).await;
+            assert_eq!(bad["errors"][0]["path"], "url", "{db}: {url}: {bad}");
+        }
+        let headers = json!({
+            "X-Ok": "a\r\nX-Injected: 1", "": "empty", "Host": "internal.example", "Transfer-Encoding": "chunked",
+            "Content-Length": "0", "Connection": "close", "Keep-Alive": "5", "Proxy-Authorization": "x", "TE": "trailers",
+            "Trailer": "x", "Upgrade": "h2c", "X Bad": "name"});
+        let bad = problem(refused("https://crm.example/hooks", headers).await.unwrap(), 400).await;
+        let paths: Vec<&str> = bad["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "headers.X-Ok",
+                "headers.",
+                "headers.Host",
+                "headers.Transfer-Encoding",
+                "headers.Content-Length",
+                "headers.Connection",
+                "headers.Keep-Alive",
+                "headers.Proxy-Authorization",
+                "headers.TE",
+                "headers.Trailer",
+                "headers.Upgrade",
+                "headers.X Bad"
+            ],
+            "{db}: {bad}"
+        );
+        let fine = refused("https://crm.example/hooks", json!({"X-Api-Key": "abc"})).await.unwrap();
+        assert_eq!(fine.status(), 201, "{db}");
+        let id = fine.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let patch = json!({"headers": {"Host": "internal.example"}});
+        let r = s.api(Method::PATCH, &format!("/subscriptions/{id}"), &token).json(&patch).send().await.unwrap();
+        assert_eq!(problem(r, 400).await["errors"][0]["path"], "headers.Host", "{db}");
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn deliveries_are_signed_with_custom_headers_and_extra_fields() {
     on_every_database(|s, db| async move {
         let token = s.workspace("shop").await;

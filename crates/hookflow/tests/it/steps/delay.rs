@@ -72,7 +72,7 @@ async fn bad_delays_are_refused_naming_the_step() {
  {"id": "e", "type": "delay", "at_time": "09:00", "timezone": "Mars/Olympus"},
  {"id": "f", "type": "delay", "until": "{{ event.body.x "}]"#, expect![[r#"
      steps[0]: step `a`: a delay needs exactly one of `for` (a duration like 15m), `until` (a date-time) or `at_time` (HH:MM with a timezone)
-     steps[1].for: step `b`: `5 fortnights` is not a duration: unknown unit `fortnights` (ms, s, m, h, d)
+     steps[1].for: step `b`: `5 fortnights` is not a duration: unknown unit `fortnights` (ms, s, m, h, d, w)
      steps[2]: step `c`: a delay needs exactly one of `for` (a duration like 15m), `until` (a date-time) or `at_time` (HH:MM with a timezone)
      steps[3].at_time: step `d`: `25:00` is not a time of day like 09:00
      steps[4].timezone: step `e`: `Mars/Olympus` is not a timezone (use an IANA name like Asia/Kolkata)
