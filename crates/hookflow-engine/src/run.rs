@@ -79,6 +79,8 @@ pub struct Run<'a> {
     scopes: Vec<Map<String, Value>>,
     /// Steps run or reused so far, held to `MAX_STEP_RUNS`.
     step_runs: usize,
+    /// When this run started, held to `MAX_RUN_TIME`.
+    started: std::time::Instant,
     /// Every entry written or reused by this run, in order.
     pub records: Vec<StepRecord>,
     /// Entries of steps without effects, not yet written (live only).
@@ -124,6 +126,7 @@ impl<'a> Run<'a> {
             ctx,
             scopes: Vec::new(),
             step_runs: 0,
+            started: std::time::Instant::now(),
             records: Vec::new(),
             pending: Vec::new(),
             side_effects: Vec::new(),
@@ -280,6 +283,12 @@ impl<'a> Run<'a> {
                         "the execution ran more than {} steps (iterators inside iterators multiply their \
                          elements); it was stopped",
                         crate::steps::MAX_STEP_RUNS
+                    )));
+                }
+                if self.started.elapsed() > crate::steps::MAX_RUN_TIME {
+                    return Ok(Flow::Fail(format!(
+                        "the execution ran longer than {} s without waiting; it was stopped",
+                        crate::steps::MAX_RUN_TIME.as_secs()
                     )));
                 }
                 let key = format!("{prefix}{}", step.id);

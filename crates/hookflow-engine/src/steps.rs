@@ -117,6 +117,10 @@ pub const ITERATOR_DEFAULT_CAP: usize = 500;
 /// The most steps one execution runs, counting each step once per iteration it runs in: nested
 /// iterators multiply (10,000 x 10,000 would be a hundred million), this does not.
 pub const MAX_STEP_RUNS: usize = 10_000;
+/// The longest one run of an execution's steps may take, from its start or resumption to its end
+/// or its next wait (a delay or a retry ends a run): a template may compute for a second, and
+/// 10,000 of them would hold a worker for hours.
+pub const MAX_RUN_TIME: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Keys every step may carry besides its own.
 const COMMON_KEYS: &[&str] = &["id", "type", "name", "description"];

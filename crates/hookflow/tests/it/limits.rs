@@ -311,3 +311,81 @@ async fn a_step_output_too_deep_for_the_journal_is_cut_and_the_event_stays_reada
     })
     .await;
 }
+
+/// Steps run on a runtime of their own: executions whose templates compute for their whole time
+/// limit, and a simulation of one, do not hold up `/healthz` (the test runtime, which serves
+/// HTTP here, has one thread; the steps used to run on it).
+#[tokio::test]
+async fn heavy_templates_do_not_hold_up_http() {
+    let s = TestServer::start(Arc::new(TestDatabase::sqlite())).await;
+    let token = s.workspace("acme").await;
+    let heavy =
+        "{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% set y = s | replace('x', 'y') %}{% endfor %}";
+    let steps = json!([
+        {"id": "a", "type": "storage", "operation": "set", "key": "a", "value": heavy},
+        {"id": "b", "type": "storage", "operation": "set", "key": "b", "value": heavy}]);
+    let c = s
+        .create_connector(&token, json!({"name": "Heavy", "config": {"steps": steps}}))
+        .await;
+    let baseline = slowest_health(&s, 20).await;
+    let started = Instant::now();
+    for _ in 0..3 {
+        let r = s
+            .client
+            .post(c["url"].as_str().unwrap())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let simulate = {
+        let request = s
+            .client
+            .post(format!(
+                "{}/api/v1/connectors/{}/simulate",
+                s.url,
+                c["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&token)
+            .json(&json!({"payload": {}}));
+        tokio::spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    // Probed from a thread of its own: a probe on the test runtime would not see the time the
+    // runtime was held up before the probe started.
+    let address = s.url.trim_start_matches("http://").to_owned();
+    let probes = tokio::task::spawn_blocking(move || {
+        let mut probes = Vec::new();
+        while started.elapsed() < Duration::from_secs(3) {
+            probes.push(blocking_health(&address));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        probes
+    })
+    .await
+    .unwrap();
+    let slowest = probes.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest < Duration::from_millis(300),
+        "{} probes while templates computed for 1 s each: the slowest {slowest:?} (at rest {baseline:?})",
+        probes.len()
+    );
+    let simulated = simulate.await.unwrap();
+    assert_eq!(simulated["status"], "failed", "{simulated}");
+    assert!(simulated.to_string().contains("time limit"), "{simulated}");
+    s.stop().await;
+}
+
+/// One `GET /healthz` over a plain socket, timed; the answer must be 200.
+fn blocking_health(address: &str) -> Duration {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: hookflow\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    started.elapsed()
+}
