@@ -96,7 +96,9 @@
 //! value for the others; `message_id` has no angle brackets. Attachments (decoded bytes) are
 //! also in [`Parsed::files`] with field `attachments`; their `filename` is `""` when the message
 //! gives none. A body is rejected as [`ParseError::InvalidEmail`] unless it starts with a header
-//! field and has at least one of `From`, `To`, `Subject`, `Date`, `Message-ID`.
+//! field and has at least one of `From`, `To`, `Subject`, `Date`, `Message-ID`. Messages
+//! (`message/rfc822` parts) nest at most 32 levels below the top one; a deeper one is not read
+//! but is an attachment of its raw bytes.
 //!
 //! # Limits
 //!

@@ -15,6 +15,10 @@ use crate::{
 use super::MessageStream;
 
 const MAX_NESTED_ENCODED: usize = 3;
+/// hookflow: how many levels messages nest below the top one. A deeper `message/rfc822` part is
+/// kept as a binary attachment: every nested message is a level of the `Message` tree, which
+/// `into_owned` and `Drop` walk recursively, so unbounded nesting overflowed the stack.
+const MAX_NESTED_MESSAGES: usize = 32;
 
 #[derive(Debug, PartialEq, Default)]
 enum MimeType {
@@ -83,6 +87,8 @@ struct MessageParserState {
     offset_header: usize,
     offset_body: usize,
     offset_end: usize,
+    /// hookflow: the nested messages (the top one not counted) enclosing this state's parts.
+    messages: usize,
 }
 
 impl MessageParserState {
@@ -109,7 +115,7 @@ impl MessageParser {
     /// if no headers are found None is returned.
     ///
     pub fn parse<'x>(&self, raw_message: &'x (impl AsRef<[u8]> + ?Sized)) -> Option<Message<'x>> {
-        self.parse_(raw_message.as_ref(), MAX_NESTED_ENCODED, false)
+        self.parse_(raw_message.as_ref(), MAX_NESTED_ENCODED, 0, false)
     }
 
     /// Parses a byte slice containing the RFC5322 raw message and returns a
@@ -118,13 +124,14 @@ impl MessageParser {
         &self,
         raw_message: &'x (impl AsRef<[u8]> + ?Sized),
     ) -> Option<Message<'x>> {
-        self.parse_(raw_message.as_ref(), MAX_NESTED_ENCODED, true)
+        self.parse_(raw_message.as_ref(), MAX_NESTED_ENCODED, 0, true)
     }
 
     fn parse_<'x>(
         &self,
         raw_message: &'x [u8],
         depth: usize,
+        messages: usize,
         skip_body: bool,
     ) -> Option<Message<'x>> {
         let mut stream = MessageStream::new(raw_message);
@@ -132,6 +139,7 @@ impl MessageParser {
         let mut message = Message::new();
 
         let mut state = MessageParserState::new();
+        state.messages = messages;
         let mut state_stack = Vec::with_capacity(4);
 
         let mut part_headers = Vec::new();
@@ -156,6 +164,9 @@ impl MessageParser {
 
             let (is_multipart, mut is_inline, mut is_text, mut mime_type) =
                 mime_type(content_type, &state.mime_type);
+            if mime_type == MimeType::Message && state.messages >= MAX_NESTED_MESSAGES {
+                mime_type = MimeType::Other;
+            }
 
             if is_multipart
                 && let Some(mime_boundary) = content_type.and_then(|f| f.attribute("boundary"))
@@ -172,6 +183,7 @@ impl MessageParser {
                         need_html_body: state.need_html_body,
                         need_text_body: state.need_text_body,
                         part_id: part_id as u32,
+                        messages: state.messages,
                         ..Default::default()
                     };
                     //add_missing_type(&mut part_header, "text".into(), "plain".into());
@@ -218,6 +230,7 @@ impl MessageParser {
                     need_html_body: true,
                     need_text_body: true,
                     part_id: message.parts.len() as u32,
+                    messages: state.messages + 1,
                     ..Default::default()
                 };
                 message.attachments.push(message.parts.len() as u32);
@@ -354,7 +367,9 @@ impl MessageParser {
                 message.attachments.push(message.parts.len() as u32);
 
                 if depth != 0 {
-                    if let Some(nested_message) = self.parse_(bytes.as_ref(), depth - 1, false) {
+                    if let Some(nested_message) =
+                        self.parse_(bytes.as_ref(), depth - 1, state.messages + 1, false)
+                    {
                         PartType::Message(Message {
                             html_body: nested_message.html_body,
                             text_body: nested_message.text_body,
