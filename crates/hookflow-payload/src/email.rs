@@ -114,3 +114,53 @@ fn unfold(value: &str) -> String {
 fn is_field_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{parse_body, BodyKind, ParseError, Parsed};
+
+    /// Parses an email on a thread with a tokio worker's 2 MiB stack.
+    fn parse_on_worker_stack(body: String) -> Result<Parsed, ParseError> {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse_body(Some("message/rfc822"), body.as_bytes(), &Default::default()))
+            .unwrap()
+            .join()
+            .expect("no panic")
+    }
+
+    /// Found by `tests/it/fuzz.rs`: every `message/rfc822` part inside another is a level of
+    /// mail-parser's message tree, which it copies and drops recursively; 100,000 levels (3 MB)
+    /// overflowed the stack, and a few hundred did once the outer message was encoded. Messages
+    /// more than 32 levels deep stay attachments (vendor/mail-parser/HOOKFLOW-PATCH.md).
+    #[test]
+    fn deeply_nested_messages_do_not_overflow_the_stack() {
+        let nested = |levels: usize, encoding: &str| {
+            let mut body = format!("From: ann@example.com\r\nSubject: outer\r\n{encoding}");
+            body.push_str(&"Content-Type: message/rfc822\r\n\r\n".repeat(levels));
+            body + "From: bob@example.com\r\n\r\nHello\r\n"
+        };
+        for body in [
+            nested(100_000, ""),
+            nested(1000, "Content-Transfer-Encoding: quoted-printable\r\n"),
+        ] {
+            let parsed = parse_on_worker_stack(body).expect("an email");
+            assert_eq!(parsed.body["subject"], "outer");
+            assert_eq!(parsed.files.len(), 1);
+        }
+    }
+
+    /// Found by `tests/it/fuzz.rs`: a `message/rfc822` part whose message is itself of type
+    /// `message/rfc822`, inside a multipart body, reaches a `debug_assert!` of mail-parser
+    /// ("Invalid part ID, could not find multipart"), a panic in debug builds.
+    #[test]
+    fn nested_rfc822_in_multipart_does_not_panic() {
+        let body = "From: ann@example.com\r\nSubject: outer\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: message/rfc822\r\n\r\n\
+            From: bob@example.com\r\nContent-Type: message/rfc822\r\n\r\n\
+            From: carol@example.com\r\nContent-Type: text/plain\r\n\r\nHello\r\n--b--\r\n";
+        let parsed = parse_on_worker_stack(body.to_owned()).expect("an email");
+        assert_eq!(parsed.kind, BodyKind::Email);
+        assert_eq!(parsed.body["subject"], "outer");
+    }
+}

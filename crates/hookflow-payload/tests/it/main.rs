@@ -6,6 +6,7 @@ mod corpus;
 mod email;
 mod empty;
 mod form;
+mod fuzz;
 mod json;
 mod limits;
 mod linear;
