@@ -101,6 +101,23 @@ pub fn execution_context(event: Value, workspace: &WorkspaceId, timezone: &str, 
     })
 }
 
+/// Runs a template render that computes for long (past `hookflow_expr::LONG_RENDER`) again in
+/// `block_in_place`, which hands the other tasks of its thread to another thread first: renders
+/// run inside async tasks, on the threads that answer HTTP, and a tenant's heavy template must not
+/// hold up the others. Only a multi-threaded runtime can do that; elsewhere it just runs.
+pub fn hand_off_long_renders() {
+    fn run_aside(render: &mut dyn FnMut()) {
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi {
+            tokio::task::block_in_place(render);
+        } else {
+            render();
+        }
+    }
+    hookflow_expr::on_long_render(run_aside);
+}
+
 /// Puts the workspace's secrets in the `secrets` root when the document names it, and answers
 /// the masker of their values.
 async fn load_secrets(

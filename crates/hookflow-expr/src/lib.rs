@@ -39,6 +39,7 @@ pub use condition::{
     compile_condition, compile_node, evaluate, evaluate_shared, CompiledNode, Condition, ConditionError,
     ConditionResult, Group, Match, Node, Op, Outcome, UnknownOp,
 };
+pub use limits::{on_long_render, LONG_RENDER};
 pub use limits::{
     MAX_DEPTH as TEMPLATE_MAX_DEPTH, MAX_ITEMS as TEMPLATE_MAX_ITEMS, MAX_MEMORY as TEMPLATE_MAX_MEMORY,
     MAX_OUTPUT as TEMPLATE_MAX_OUTPUT, MAX_STRING as TEMPLATE_MAX_STRING,

@@ -47,7 +47,37 @@ pub const RECURSION: usize = 32;
 /// megabyte (`s | replace(...)` in a loop), so time is bounded too.
 pub const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// Instructions between two looks at the clock.
-const CLOCK_EVERY: u32 = 256;
+const CLOCK_EVERY: u32 = 16;
+/// A render that runs this long stops and runs again through the hook set by [`on_long_render`].
+pub const LONG_RENDER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Runs a render that took long a second time, the way the engine wants it run: off the threads
+/// that answer others (tokio's `block_in_place`), so a heavy template does not hold them up.
+pub type LongRender = fn(&mut dyn FnMut());
+
+static ON_LONG_RENDER: std::sync::OnceLock<LongRender> = std::sync::OnceLock::new();
+
+/// Sets how long renders run (once per process; later calls change nothing). Without it, every
+/// render runs where it is called, however long it takes.
+pub fn on_long_render(hook: LongRender) {
+    let _ = ON_LONG_RENDER.set(hook);
+}
+
+pub(crate) fn long_render_hook() -> Option<LongRender> {
+    ON_LONG_RENDER.get().copied()
+}
+
+/// The clock of the render on this thread.
+#[derive(Clone, Copy)]
+struct Clock {
+    started: std::time::Instant,
+    deadline: std::time::Instant,
+    /// Instructions since the clock was last read.
+    steps: u32,
+    /// Stop at [`LONG_RENDER`] (to run again through the hook); then, whether it stopped so.
+    may_defer: bool,
+    deferred: bool,
+}
 /// Deepest JSON a single expression may return: what hookflow keeps may nest (step outputs are
 /// kept in the journal and read back).
 pub use hookflow_core::depth::MAX_JSON_DEPTH;
@@ -108,7 +138,7 @@ thread_local! {
     /// `hookflow_alloc::thread_net()` when the render on this thread started.
     static MEMORY_BASE: Cell<Option<isize>> = const { Cell::new(None) };
     /// When the render on this thread must stop, and its instructions since the clock was read.
-    static DEADLINE: Cell<Option<(std::time::Instant, u32)>> = const { Cell::new(None) };
+    static CLOCK: Cell<Option<Clock>> = const { Cell::new(None) };
     /// Whether the render on this thread broke a limit.
     static BREACHED: Cell<bool> = const { Cell::new(false) };
 }
@@ -116,20 +146,34 @@ thread_local! {
 /// Holds the memory budget of the render on this thread while it lives.
 pub(crate) struct Budget {
     previous: Option<isize>,
-    deadline: Option<(std::time::Instant, u32)>,
+    clock: Option<Clock>,
 }
 
 impl Budget {
-    pub(crate) fn start(time_limit: std::time::Duration) -> Budget {
+    pub(crate) fn start(time_limit: std::time::Duration, may_defer: bool) -> Budget {
         BREACHED.set(false);
         Budget {
             previous: MEMORY_BASE.replace(Some(hookflow_alloc::thread_net())),
-            deadline: DEADLINE.replace(Some((std::time::Instant::now() + time_limit, 0))),
+            clock: CLOCK.replace(Some({
+                let started = std::time::Instant::now();
+                Clock {
+                    started,
+                    deadline: started + time_limit,
+                    steps: 0,
+                    may_defer,
+                    deferred: false,
+                }
+            })),
         }
     }
 }
 
 impl Budget {
+    /// Whether this render stopped at [`LONG_RENDER`] to run again through the hook.
+    pub(crate) fn deferred(&self) -> bool {
+        CLOCK.get().is_some_and(|clock| clock.deferred)
+    }
+
     /// Whether this render broke a limit (as opposed to an ordinary mistake).
     pub(crate) fn breached(&self) -> bool {
         BREACHED.get()
@@ -139,7 +183,7 @@ impl Budget {
 impl Drop for Budget {
     fn drop(&mut self) {
         MEMORY_BASE.set(self.previous);
-        DEADLINE.set(self.deadline);
+        CLOCK.set(self.clock);
     }
 }
 
@@ -167,14 +211,24 @@ fn step_check(top: Option<&Value>, created: bool) -> Result<(), Error> {
             return Err(breach(Breach::Memory));
         }
     }
-    if let Some((deadline, steps)) = DEADLINE.get() {
-        if steps + 1 < CLOCK_EVERY {
-            DEADLINE.set(Some((deadline, steps + 1)));
-        } else if std::time::Instant::now() > deadline {
-            return Err(breach(Breach::Time));
-        } else {
-            DEADLINE.set(Some((deadline, 0)));
+    if let Some(mut clock) = CLOCK.get() {
+        clock.steps += 1;
+        if clock.steps >= CLOCK_EVERY {
+            clock.steps = 0;
+            let now = std::time::Instant::now();
+            if now > clock.deadline {
+                return Err(breach(Breach::Time));
+            }
+            if clock.may_defer && now - clock.started > LONG_RENDER {
+                clock.deferred = true;
+                CLOCK.set(Some(clock));
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "the render runs again elsewhere",
+                ));
+            }
         }
+        CLOCK.set(Some(clock));
     }
     match top {
         Some(value) if created => check_value(value).map_err(breach),

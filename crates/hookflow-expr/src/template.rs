@@ -193,11 +193,30 @@ impl Templates {
     /// Like [`render`](Self::render), for a context already behind an `Arc`:
     /// rendering several templates over one context then copies it no more.
     pub fn render_shared(&self, template: &Template, ctx: &Arc<Json>) -> Rendered {
+        match limits::long_render_hook() {
+            // A render that runs past LONG_RENDER stops and runs again through the hook, which
+            // runs it off the threads that answer others (renders are pure: the same again).
+            Some(hook) => match self.render_once(template, ctx, true) {
+                Some(rendered) => rendered,
+                None => {
+                    let mut rendered = None;
+                    hook(&mut || rendered = self.render_once(template, ctx, false));
+                    rendered.expect("a render that may not defer returns")
+                }
+            },
+            None => self
+                .render_once(template, ctx, false)
+                .expect("a render that may not defer returns"),
+        }
+    }
+
+    /// One render; `None` when `may_defer` and it ran past [`limits::LONG_RENDER`].
+    fn render_once(&self, template: &Template, ctx: &Arc<Json>, may_defer: bool) -> Option<Rendered> {
         let inner = &*template.inner;
         let recorder = Arc::new(Recorder::default());
         let root = Tracked::root(ctx.clone(), recorder.clone(), self.globals.clone());
         let mut errors = Vec::new();
-        let budget = Budget::start(self.time_limit);
+        let budget = Budget::start(self.time_limit, may_defer);
         let value = match &inner.kind {
             Kind::Plain => Json::String(inner.source.clone()),
             Kind::Text(env) => {
@@ -235,15 +254,18 @@ impl Templates {
                 }
             }
         };
+        if budget.deferred() {
+            return None;
+        }
         let exceeded = budget.breached();
         drop(budget);
         let missing = expand_missing(recorder.take(), &inner.chains);
-        Rendered {
+        Some(Rendered {
             value,
             missing,
             errors,
             exceeded,
-        }
+        })
     }
 
     /// Compiles and renders in one go, for one-off use.

@@ -52,9 +52,6 @@ pub struct AppState {
     pub limiter: Arc<ingest::RateLimiter>,
     /// Parses ingest bodies, the large ones off the async workers.
     pub parser: Arc<ingest::BodyParser>,
-    /// The runtime that runs tenants' steps (the workers, and `simulate`), apart from the one that
-    /// answers HTTP: a heavy template slows other steps, never ingest or the API.
-    pub steps: tokio::runtime::Handle,
 }
 
 /// The whole HTTP application.

@@ -236,7 +236,8 @@ pub async fn run(
     let ingest = IngestQueue::start(dyn_store.clone(), store.ingest_in_flight(), wake.clone());
     let templates = Arc::new(hookflow_expr::Templates::new());
     let metrics = Arc::new(hookflow_engine::metrics::Metrics::default());
-    let steps = steps_runtime()?;
+    // A render that computes for long hands its thread's other tasks to another thread.
+    hookflow_engine::executor::hand_off_long_renders();
     let state = AppState {
         store: dyn_store.clone(),
         ingest,
@@ -250,7 +251,6 @@ pub async fn run(
         metrics: metrics.clone(),
         limiter: Arc::default(),
         parser: Arc::default(),
-        steps: steps.handle().clone(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = || {
@@ -289,7 +289,7 @@ pub async fn run(
             }));
         }
         let executions = ExecutionHandler::new(dyn_store.clone(), templates, client.clone(), metrics.clone());
-        workers.push(steps.spawn(worker::run(
+        workers.push(tokio::spawn(worker::run(
             dyn_store.clone(),
             Arc::new(executions),
             worker_config.clone(),
@@ -302,7 +302,7 @@ pub async fn run(
         }
         // Deliveries have workers of their own: a slow subscriber never holds up executions.
         let deliveries = DeliveryHandler::new(dyn_store.clone(), client, config.delivery.clone(), metrics);
-        workers.push(steps.spawn(worker::run(
+        workers.push(tokio::spawn(worker::run(
             dyn_store.clone(),
             Arc::new(deliveries),
             WorkerConfig {
@@ -329,51 +329,8 @@ pub async fn run(
         w.await.context("the workers panicked")?;
     }
     store.close().await;
-    drop(steps);
     tracing::info!("Stopped.");
     Ok(())
-}
-
-/// The runtime that runs tenants' steps: the execution and delivery workers, and `simulate`.
-///
-/// A template can compute for up to a second between two awaits. On the runtime that answers HTTP
-/// that would hold up ingest and the API, for every tenant; on a runtime of its own it holds up
-/// only other steps, and the operating system shares the cores between the two.
-fn steps_runtime() -> anyhow::Result<StepsRuntime> {
-    let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("hookflow-steps")
-        .enable_all()
-        .build()
-        .context("cannot start the steps runtime")?;
-    Ok(StepsRuntime(Some(runtime)))
-}
-
-/// The steps runtime, shut down without blocking when dropped: `run` ends inside another
-/// runtime, where waiting for a runtime's threads is not allowed.
-struct StepsRuntime(Option<tokio::runtime::Runtime>);
-
-impl StepsRuntime {
-    fn handle(&self) -> &tokio::runtime::Handle {
-        self.0.as_ref().expect("running until dropped").handle()
-    }
-
-    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle().spawn(task)
-    }
-}
-
-impl Drop for StepsRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 /// The HTTP limits in force: the configured ones, with the connection cap bounded by the

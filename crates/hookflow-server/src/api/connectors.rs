@@ -514,13 +514,8 @@ pub async fn simulate(
             hookflow_engine::context::event_value("evt_simulated", "POST", now, &headers, &parsed)
         }
     };
-    // The steps run where the workers run theirs, off the threads that answer HTTP.
-    let (store, templates) = (state.store.clone(), state.templates.clone());
-    let outcome = state
-        .steps
-        .spawn(async move { hookflow_engine::executor::simulate(&*store, &templates, &ws, &document, event).await })
-        .await
-        .map_err(|e| AppError::Internal(format!("the simulation stopped: {e}")))??
+    let outcome = hookflow_engine::executor::simulate(&*state.store, &state.templates, &ws, &document, event)
+        .await?
         .map_err(AppError::validation)?;
     Ok(axum::Json(SimulationOut {
         status: outcome.status.to_string(),

@@ -299,6 +299,37 @@ async fn a_delay_survives_sigkill_and_restart() {
     }
 }
 
+/// Polls an event through the API of the node at `base` until it has `status`; fails after `secs`.
+async fn wait_for_status(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    event: &str,
+    status: &str,
+    secs: u64,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let e: Value = client
+            .get(format!("{base}/api/v1/events/{event}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if e["status"] == status {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{event} is not {status} after {secs} s: {e}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn post_json(client: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> Value {
     client
         .post(format!("{base}/api/v1{path}"))
@@ -673,27 +704,7 @@ async fn an_execution_whose_node_keeps_dying_is_failed_not_run_forever() {
             child.wait().await.unwrap();
             (child, base) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
         }
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-        let failed = loop {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{}: the execution was not failed",
-                db.label
-            );
-            let e: Value = client
-                .get(format!("{base}/api/v1/events/{event}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if e["status"] == "failed" {
-                break e;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        };
+        let failed = wait_for_status(&client, &base, &token, &event, "failed", 60).await;
         let error = failed["execution"]["error"].as_str().unwrap_or_default();
         assert!(error.contains("stopped 3 times"), "{}: {failed}", db.label);
         // The step was not called a fourth time, and the node works on.
@@ -766,23 +777,7 @@ async fn hostile_templates_fail_their_step_and_the_process_answers_on() {
         .await
         .unwrap();
     let event = r["event_id"].as_str().unwrap().to_owned();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    let failed = loop {
-        assert!(tokio::time::Instant::now() < deadline, "the execution did not finish");
-        let e: Value = client
-            .get(format!("{base}/api/v1/events/{event}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if e["status"] == "failed" {
-            break e;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let failed = wait_for_status(&client, &base, &token, &event, "failed", 30).await;
     assert!(failed.to_string().contains("nested deeper than 32 levels"), "{failed}");
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert!(health.status().is_success());
