@@ -6,6 +6,8 @@
 //! gigabytes. minijinja is patched (vendor/minijinja) to run [`step_check`]
 //! before every instruction; it stops the render with an error when
 //!
+//! - the render has run longer than its time limit ([`MAX_TIME`] by default;
+//!   the clock is read every 16 instructions),
 //! - the render holds more than [`MAX_MEMORY`] bytes it allocated (counted by
 //!   `hookflow_alloc::Counting`, the binary's allocator; without it this
 //!   check is off),
@@ -19,6 +21,10 @@
 //! [`RECURSION`] deep, and the builtin filters that multiply their input
 //! (`replace`, `indent`, `tojson`, `format`) check the size of their result
 //! before building it.
+//!
+//! A render that runs past [`LONG_RENDER`] stops and runs again through the
+//! hook the engine sets with [`on_long_render`] (tokio's `block_in_place`), so
+//! that a heavy template does not hold up the other tasks of its thread.
 
 use std::cell::Cell;
 use std::fmt;
@@ -143,7 +149,7 @@ thread_local! {
     static BREACHED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Holds the memory budget of the render on this thread while it lives.
+/// Holds the memory budget and the clock of the render on this thread while it lives.
 pub(crate) struct Budget {
     previous: Option<isize>,
     clock: Option<Clock>,
@@ -166,9 +172,7 @@ impl Budget {
             })),
         }
     }
-}
 
-impl Budget {
     /// Whether this render stopped at [`LONG_RENDER`] to run again through the hook.
     pub(crate) fn deferred(&self) -> bool {
         CLOCK.get().is_some_and(|clock| clock.deferred)
