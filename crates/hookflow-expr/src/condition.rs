@@ -27,14 +27,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
 use crate::template::{Template, Templates};
 
 /// Largest compiled size of a regex in a condition.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// A condition or a group of them, as written in a connector document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -465,7 +464,7 @@ fn compile_node_at(
     let mut regex = None;
     if let (Some(op), Some(Operand::Literal(pattern))) = (op, &right) {
         if op.base() == Op::Matches {
-            match build_regex(&text(pattern), op.is_case_insensitive()) {
+            match crate::text::build_regex(&text(pattern), op.is_case_insensitive()) {
                 Ok(r) => regex = Some(r),
                 Err(e) => error(errors, join(&path, "right"), format!("invalid regular expression: {e}")),
             }
@@ -535,19 +534,6 @@ fn compile_operand(
         }
         _ => Some(Operand::Literal(value.clone())),
     }
-}
-
-/// Builds a regex; the error is the last line of regex's report ("unclosed group").
-fn build_regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
-        .case_insensitive(case_insensitive)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| {
-            let report = e.to_string();
-            let last = report.lines().last().unwrap_or_default();
-            last.strip_prefix("error: ").unwrap_or(last).to_string()
-        })
 }
 
 fn eval_node(templates: &Templates, node: &Compiled, ctx: &Arc<Json>, out: &mut Outcome) -> bool {
@@ -623,7 +609,7 @@ fn compare(op: Op, left: &Json, right: &Json, regex: Option<&Regex>) -> Result<b
         Op::Matches => match regex {
             Some(regex) => Ok(regex.is_match(&text(left))),
             None => {
-                let regex = build_regex(&text(right), ci)
+                let regex = crate::text::build_regex(&text(right), ci)
                     .map_err(|e| format!("right is not a valid regular expression: {e}"))?;
                 Ok(regex.is_match(&text(left)))
             }

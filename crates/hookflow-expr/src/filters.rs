@@ -133,19 +133,7 @@ fn json(value: &Value, indent: Option<usize>) -> Result<String, Error> {
 /// `"Hello, World!" | slugify` is `hello-world`: lowercase letters and digits,
 /// every other run of characters one dash, no dash at either end.
 fn slugify(value: &Value) -> Result<String, Error> {
-    let value = text(value)?;
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    while out.ends_with('-') {
-        out.pop();
-    }
-    Ok(out)
+    Ok(crate::text::slugify(&text(value)?))
 }
 
 /// Standard base64 (with padding) of the text's UTF-8 bytes.

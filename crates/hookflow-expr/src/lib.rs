@@ -33,6 +33,7 @@ mod limits;
 mod math;
 mod scan;
 mod template;
+mod text;
 mod track;
 
 pub use condition::{
@@ -46,3 +47,4 @@ pub use limits::{
 };
 pub use math::{eval_math, MathError};
 pub use template::{Rendered, Template, TemplateError, Templates};
+pub use text::{build_regex, slugify};

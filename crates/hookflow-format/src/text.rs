@@ -1,14 +1,13 @@
 //! The `text` kind: case, trim, replace, split, truncate, extract, URL
 //! encoding, slugs, length and defaults, on the input rendered to text.
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde_json::{json, Map, Value};
 
 use crate::fields::{integer, opt, opt_bool, opt_text, req_text, show, show_text, text, Built, Fields, Pre};
 use crate::ConfigError;
 
 /// The largest compiled regex, in bytes.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -141,7 +140,7 @@ impl Step {
             }
             Op::UrlEncode => json!(url_encode(&input)),
             Op::UrlDecode => json!(url_decode(&input)),
-            Op::Slugify => json!(slugify(&input)),
+            Op::Slugify => json!(hookflow_expr::slugify(&input)),
             Op::Length => json!(input.chars().count()),
             Op::Default => {
                 if input.trim().is_empty() {
@@ -166,18 +165,8 @@ pub(crate) fn pick<T>(items: &[T], index: i64) -> Option<&T> {
 }
 
 fn build_regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
-        .case_insensitive(case_insensitive)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| {
-            let detail = e.to_string();
-            // The regex crate's message repeats the pattern with a caret; keep its last line.
-            let last = detail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&detail);
-            let last = last.trim();
-            let last = last.strip_prefix("error:").unwrap_or(last).trim();
-            format!("{} is not a valid regex: {last}", show_text(pattern))
-        })
+    hookflow_expr::build_regex(pattern, case_insensitive)
+        .map_err(|e| format!("{} is not a valid regex: {e}", show_text(pattern)))
 }
 
 fn matcher(values: &Map<String, Value>) -> Built<Matcher> {
@@ -326,21 +315,4 @@ pub(crate) fn url_decode(input: &str) -> String {
 fn hex_pair(high: u8, low: u8) -> Option<u8> {
     let digit = |b: u8| (b as char).to_digit(16);
     Some((digit(high)? * 16 + digit(low)?) as u8)
-}
-
-/// Lowercase letters and digits, every other run of characters one dash, no
-/// dash at either end (the same as the template filter `slugify`).
-fn slugify(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
-    for c in input.chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    while out.ends_with('-') {
-        out.pop();
-    }
-    out
 }
