@@ -33,8 +33,6 @@ use serde_json::Value as Json;
 
 use crate::template::{Template, Templates};
 
-/// Largest compiled size of a regex in a condition.
-
 /// A condition or a group of them, as written in a connector document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]

@@ -7,8 +7,6 @@ use serde_json::{json, Map, Value};
 use crate::fields::{integer, opt, opt_bool, opt_text, req_text, show, show_text, text, Built, Fields, Pre};
 use crate::ConfigError;
 
-/// The largest compiled regex, in bytes.
-
 #[derive(Debug, Clone)]
 enum Op {
     Upper,
