@@ -22,15 +22,17 @@ pub const CLIPPED: &str = "[cut: nested too deep to keep]";
 pub fn deeper_than(value: &Value, limit: usize) -> bool {
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
     while let Some((node, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match node {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
+        if !(node.is_array() || node.is_object()) {
+            continue;
+        }
         if depth >= limit {
             return true;
         }
-        stack.extend(children.map(|child| (child, depth + 1)));
+        match node {
+            Value::Array(items) => stack.extend(items.iter().map(|child| (child, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|child| (child, depth + 1))),
+            _ => {}
+        }
     }
     false
 }
@@ -46,12 +48,16 @@ pub fn clip(value: &mut Value, limit: usize) -> bool {
             *value = Value::String(CLIPPED.to_owned());
             return true;
         }
-        let children: Box<dyn Iterator<Item = &mut Value>> = match value {
-            Value::Array(items) => Box::new(items.iter_mut()),
-            Value::Object(map) => Box::new(map.values_mut()),
-            _ => return false,
-        };
-        children.fold(false, |cut, child| at(child, depth + 1, limit) | cut)
+        // Every child is visited (no short-circuit), so every deep one is cut.
+        match value {
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |cut, child| at(child, depth + 1, limit) | cut),
+            Value::Object(map) => map
+                .values_mut()
+                .fold(false, |cut, child| at(child, depth + 1, limit) | cut),
+            _ => false,
+        }
     }
     at(value, 0, limit)
 }

@@ -64,30 +64,40 @@ impl CompiledCache {
     }
 }
 
-/// How long a workspace's settings (timezone, default country) are reused before being read again.
-const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long what an execution reads of its workspace (settings, secrets) is reused before being
+/// read again.
+const WORKSPACE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Workspace settings read at most once per [`SETTINGS_TTL`]: every execution needs them, and a
-/// change takes effect within that second.
-#[derive(Default)]
-struct SettingsCache {
-    map: Mutex<HashMap<WorkspaceId, (std::time::Instant, Option<WorkspaceSettings>)>>,
+/// Per-workspace values read at most once per [`WORKSPACE_TTL`]: every execution needs its
+/// workspace's settings (and, when its document names them, its secrets), and a change takes
+/// effect within that second.
+struct WorkspaceCache<V> {
+    map: Mutex<HashMap<WorkspaceId, (std::time::Instant, V)>>,
 }
 
-impl SettingsCache {
-    async fn get(&self, store: &dyn Store, ws: &WorkspaceId) -> Result<Option<WorkspaceSettings>, StoreError> {
-        if let Some((at, settings)) = self.map.lock().expect("lock poisoned").get(ws) {
-            if at.elapsed() < SETTINGS_TTL {
-                return Ok(settings.clone());
+impl<V> Default for WorkspaceCache<V> {
+    fn default() -> Self {
+        Self { map: Mutex::default() }
+    }
+}
+
+impl<V: Clone> WorkspaceCache<V> {
+    async fn get<F>(&self, ws: &WorkspaceId, load: impl FnOnce() -> F) -> Result<V, StoreError>
+    where
+        F: std::future::Future<Output = Result<V, StoreError>>,
+    {
+        if let Some((at, value)) = self.map.lock().expect("lock poisoned").get(ws) {
+            if at.elapsed() < WORKSPACE_TTL {
+                return Ok(value.clone());
             }
         }
-        let settings = store.get_workspace(ws).await?;
+        let value = load().await?;
         let mut map = self.map.lock().expect("lock poisoned");
         if map.len() >= CACHE_LIMIT {
             map.clear();
         }
-        map.insert(ws.clone(), (std::time::Instant::now(), settings.clone()));
-        Ok(settings)
+        map.insert(ws.clone(), (std::time::Instant::now(), value.clone()));
+        Ok(value)
     }
 }
 
@@ -118,20 +128,18 @@ pub fn hand_off_long_renders() {
     hookflow_expr::on_long_render(run_aside);
 }
 
-/// Puts the workspace's secrets in the `secrets` root when the document names it, and answers
-/// the masker of their values.
-async fn load_secrets(
-    store: &dyn Store,
-    ws: &WorkspaceId,
-    compiled: &Compiled,
+/// Puts the workspace's secrets (read when the document names them) in the `secrets` root, and
+/// answers the masker of their values.
+fn with_secrets(
+    secrets: Option<&std::collections::BTreeMap<String, String>>,
     ctx: &mut Value,
-) -> Result<crate::secrets::Secrets, StoreError> {
-    if !compiled.uses_secrets {
-        return Ok(crate::secrets::Secrets::default());
-    }
-    let (root, secrets) = crate::secrets::Secrets::new(store.secret_values(ws).await?);
+) -> crate::secrets::Secrets {
+    let Some(secrets) = secrets else {
+        return crate::secrets::Secrets::default();
+    };
+    let (root, masker) = crate::secrets::Secrets::new(secrets.clone());
     ctx["secrets"] = root;
-    Ok(secrets)
+    masker
 }
 
 /// Runs the field mapping, then the steps.
@@ -150,7 +158,8 @@ pub struct ExecutionHandler {
     templates: Arc<Templates>,
     client: Arc<hookflow_delivery::Client>,
     cache: CompiledCache,
-    settings: SettingsCache,
+    settings: WorkspaceCache<Option<WorkspaceSettings>>,
+    secrets: WorkspaceCache<Arc<std::collections::BTreeMap<String, String>>>,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -166,7 +175,8 @@ impl ExecutionHandler {
             templates,
             client,
             cache: CompiledCache::default(),
-            settings: SettingsCache::default(),
+            settings: WorkspaceCache::default(),
+            secrets: WorkspaceCache::default(),
             metrics,
         }
     }
@@ -258,7 +268,7 @@ impl ExecutionHandler {
         } else {
             self.store.journal(&id).await?
         };
-        let settings = self.settings.get(&*self.store, ws).await?;
+        let settings = self.settings.get(ws, || self.store.get_workspace(ws)).await?;
         let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
         let event_value = context::event_value(
             event.id.as_str(),
@@ -268,7 +278,16 @@ impl ExecutionHandler {
             &event.parsed,
         );
         let mut ctx = execution_context(event_value, ws, timezone, Timestamp::now());
-        let secrets = load_secrets(&*self.store, ws, &compiled, &mut ctx).await?;
+        let secrets = if compiled.uses_secrets {
+            Some(
+                self.secrets
+                    .get(ws, || async { Ok(Arc::new(self.store.secret_values(ws).await?)) })
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let secrets = with_secrets(secrets.as_deref(), &mut ctx);
         let mut run = Run::new(
             &*self.store,
             &self.templates,
@@ -360,7 +379,13 @@ pub async fn simulate(
     let settings = store.get_workspace(ws).await?;
     let timezone = settings.as_ref().map_or("UTC", |s| s.timezone.as_str());
     let mut ctx = execution_context(event, ws, timezone, Timestamp::now());
-    let secrets = load_secrets(store, ws, &compiled, &mut ctx).await?;
+    // A simulation reads them fresh: it is how a user checks a secret just changed.
+    let secrets = if compiled.uses_secrets {
+        Some(store.secret_values(ws).await?)
+    } else {
+        None
+    };
+    let secrets = with_secrets(secrets.as_ref(), &mut ctx);
     let mut run = Run::new(
         store,
         templates,

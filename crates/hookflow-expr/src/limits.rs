@@ -192,8 +192,7 @@ impl Drop for Budget {
 }
 
 fn breach(kind: Breach) -> Error {
-    BREACHED.set(true);
-    kind.error()
+    kind.note().error()
 }
 
 /// Applies the limits to an environment.

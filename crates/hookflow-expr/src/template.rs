@@ -193,6 +193,15 @@ impl Templates {
     /// Like [`render`](Self::render), for a context already behind an `Arc`:
     /// rendering several templates over one context then copies it no more.
     pub fn render_shared(&self, template: &Template, ctx: &Arc<Json>) -> Rendered {
+        if let Kind::Plain = template.inner.kind {
+            // No template syntax: nothing runs, so there is nothing to hold to a budget.
+            return Rendered {
+                value: Json::String(template.inner.source.clone()),
+                missing: Vec::new(),
+                errors: Vec::new(),
+                exceeded: false,
+            };
+        }
         match limits::long_render_hook() {
             // A render that runs past LONG_RENDER stops and runs again through the hook, which
             // runs it off the threads that answer others (renders are pure: the same again).

@@ -100,7 +100,8 @@ impl Cipher {
     }
 
     /// A cipher with a fixed key, for tests.
-    pub fn for_tests(seed: u8) -> Cipher {
+    #[cfg(test)]
+    fn for_tests(seed: u8) -> Cipher {
         Cipher {
             current: Key::from_bytes(&[seed; 32], "test key").expect("32 bytes"),
             previous: Vec::new(),

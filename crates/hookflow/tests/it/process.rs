@@ -299,6 +299,19 @@ async fn a_delay_survives_sigkill_and_restart() {
     }
 }
 
+/// Posts an empty JSON event to a connector URL; answers the JSON of the answer.
+async fn post_event(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    client
+        .post(url)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Polls an event through the API of the node at `base` until it has `status`; fails after `secs`.
 async fn wait_for_status(
     client: &reqwest::Client,
@@ -685,15 +698,7 @@ async fn an_execution_whose_node_keeps_dying_is_failed_not_run_forever() {
         )
         .await;
         let url = c["url"].as_str().unwrap().to_owned();
-        let r: Value = client
-            .post(&url)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = post_event(&client, &url).await;
         let event = r["event_id"].as_str().unwrap().to_owned();
 
         let mut base = base;
@@ -712,15 +717,7 @@ async fn an_execution_whose_node_keeps_dying_is_failed_not_run_forever() {
         assert!(peer.drain().is_empty(), "{}: the step ran again", db.label);
         // Each node has a port of its own, so its connector URLs have it too.
         let hook = &url[url.find("/hooks/").unwrap()..];
-        let ok: Value = client
-            .post(format!("{base}{hook}"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ok = post_event(&client, format!("{base}{hook}")).await;
         assert_eq!(ok["status"], "accepted", "{}", db.label);
         child.start_kill().unwrap();
         child.wait().await.unwrap();
@@ -767,15 +764,7 @@ async fn hostile_templates_fail_their_step_and_the_process_answers_on() {
             "{only}: {sim}"
         );
     }
-    let r: Value = client
-        .post(c["url"].as_str().unwrap())
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post_event(&client, c["url"].as_str().unwrap()).await;
     let event = r["event_id"].as_str().unwrap().to_owned();
     let failed = wait_for_status(&client, &base, &token, &event, "failed", 30).await;
     assert!(failed.to_string().contains("nested deeper than 32 levels"), "{failed}");
