@@ -7,7 +7,7 @@ use hookflow_expr::{Template, Templates};
 use serde_json::{json, Map, Value};
 
 use crate::document::FieldError;
-use crate::store::{Contact, ContactChanges, ContactMatch, Store, StoreError};
+use crate::store::{Contact, ContactChanges, ContactMatch, Contacts, StoreError};
 
 /// A mobile number in E.164, read with the workspace's default country when it has no `+`.
 pub fn normalize_mobile(raw: &str, default_country: Option<&str>) -> Result<String, String> {
@@ -217,7 +217,7 @@ pub async fn resolve(
     spec: &ContactSpec,
     templates: &Templates,
     ctx: &Value,
-    store: &dyn Store,
+    store: &dyn Contacts,
     ws: &WorkspaceId,
     default_country: Option<&str>,
 ) -> Result<Result<Resolved, String>, StoreError> {
@@ -332,7 +332,7 @@ pub fn split_tags(text: &str) -> Vec<String> {
 }
 
 /// The `contact` template root.
-pub async fn contact_value(store: &dyn Store, contact: &Contact) -> Result<Value, StoreError> {
+pub async fn contact_value(store: &dyn Contacts, contact: &Contact) -> Result<Value, StoreError> {
     let owner = match &contact.owner_id {
         Some(id) => store
             .get_member(&contact.workspace_id, id)

@@ -9,7 +9,7 @@ use hookflow_core::{DeliveryId, JobKind, Timestamp};
 use hookflow_delivery::{signing, Client, Outcome, Request};
 use serde_json::{Map, Value};
 
-use crate::store::{DeliveryAttempt, DeliveryResult, DeliveryWork, Job, Store, StoreError};
+use crate::store::{Deliveries, DeliveryAttempt, DeliveryResult, DeliveryWork, Job, StoreError};
 use crate::worker::{JobHandler, JobOutcome};
 
 /// How deliveries are retried and when a failing subscription is turned off.
@@ -60,7 +60,7 @@ pub fn body(payload: &Value, extra_fields: &Map<String, Value>) -> Value {
 }
 
 pub struct DeliveryHandler {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Deliveries>,
     client: Arc<Client>,
     settings: DeliverySettings,
     metrics: Arc<crate::metrics::Metrics>,
@@ -68,7 +68,7 @@ pub struct DeliveryHandler {
 
 impl DeliveryHandler {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Deliveries>,
         client: Arc<Client>,
         settings: DeliverySettings,
         metrics: Arc<crate::metrics::Metrics>,

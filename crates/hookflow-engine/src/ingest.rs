@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
-use crate::store::{NewEvent, Store, StoreError};
+use crate::store::{Ingest, NewEvent, StoreError};
 
 /// The largest number of events written in one transaction.
 const MAX_BATCH: usize = 256;
@@ -25,7 +25,7 @@ impl IngestQueue {
     /// Starts the writer task. `in_flight` transactions may commit at once
     /// (1 suits SQLite's single writer; more suit PostgreSQL). `wake` is
     /// notified after every commit that queued work, so a local worker starts at once.
-    pub fn start(store: Arc<dyn Store>, in_flight: usize, wake: Arc<Notify>) -> Self {
+    pub fn start(store: Arc<dyn Ingest>, in_flight: usize, wake: Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
         tokio::spawn(writer(store, rx, Arc::new(Semaphore::new(in_flight.max(1))), wake));
         Self { tx }
@@ -37,15 +37,15 @@ impl IngestQueue {
         self.tx
             .send((event, reply))
             .await
-            .map_err(|_| StoreError::Unavailable("the ingest writer has stopped".into()))?;
+            .map_err(|_| StoreError::unavailable("the ingest writer has stopped"))?;
         answer
             .await
-            .map_err(|_| StoreError::Unavailable("the ingest writer has stopped".into()))?
+            .map_err(|_| StoreError::unavailable("the ingest writer has stopped"))?
     }
 }
 
 async fn writer(
-    store: Arc<dyn Store>,
+    store: Arc<dyn Ingest>,
     mut rx: mpsc::Receiver<(NewEvent, Reply)>,
     permits: Arc<Semaphore>,
     wake: Arc<Notify>,
@@ -72,7 +72,7 @@ async fn writer(
     }
 }
 
-async fn commit(store: &dyn Store, batch: Vec<(NewEvent, Reply)>) {
+async fn commit(store: &dyn Ingest, batch: Vec<(NewEvent, Reply)>) {
     let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
     match store.insert_events(&events).await {
         Ok(()) => {
@@ -81,7 +81,7 @@ async fn commit(store: &dyn Store, batch: Vec<(NewEvent, Reply)>) {
             }
         }
         // One bad row must not fail its neighbours: write them one by one.
-        Err(StoreError::Internal(_) | StoreError::Conflict(_)) if events.len() > 1 => {
+        Err(StoreError::Internal { .. } | StoreError::Conflict { .. }) if events.len() > 1 => {
             for (event, reply) in events.into_iter().zip(replies) {
                 let _ = reply.send(store.insert_events(std::slice::from_ref(&event)).await);
             }
@@ -90,7 +90,7 @@ async fn commit(store: &dyn Store, batch: Vec<(NewEvent, Reply)>) {
             let message = e.to_string();
             tracing::warn!(events = events.len(), error = %message, "Ingest batch failed.");
             for reply in replies {
-                let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+                let _ = reply.send(Err(StoreError::unavailable(message.clone())));
             }
         }
     }

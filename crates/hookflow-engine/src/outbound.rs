@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::actions::{self, render_text, Auth, Body, HttpRequest, Message, SendEmail, SendMessage, Shape};
 use crate::channels::{TWILIO_BASE, WHATSAPP_BASE};
 use crate::steps::Kind;
-use crate::store::{Channel, Store, StoreError};
+use crate::store::{Channel, Contacts, StoreError};
 
 /// What an action will send.
 pub enum Planned {
@@ -106,7 +106,7 @@ pub async fn plan(
     kind: &Kind,
     templates: &Templates,
     ctx: &Value,
-    store: &dyn Store,
+    store: &dyn Contacts,
     ws: &WorkspaceId,
     idempotency_key: &str,
     default_country: Option<&str>,
@@ -194,7 +194,7 @@ fn http_request(a: &HttpRequest, r: &mut Render<'_>, key: &str) -> Plan {
     }
 }
 
-async fn channel(store: &dyn Store, ws: &WorkspaceId, id: &str) -> Result<Result<Channel, String>, StoreError> {
+async fn channel(store: &dyn Contacts, ws: &WorkspaceId, id: &str) -> Result<Result<Channel, String>, StoreError> {
     let unknown = || format!("there is no channel with the id `{id}` in this workspace");
     let Ok(cid) = id.parse::<ChannelId>() else {
         return Ok(Err(unknown()));
@@ -213,7 +213,7 @@ fn secret<'a>(c: &'a Channel, key: &str) -> &'a str {
 async fn send_message(
     a: &SendMessage,
     r: &mut Render<'_>,
-    store: &dyn Store,
+    store: &dyn Contacts,
     ws: &WorkspaceId,
     key: &str,
     default_country: Option<&str>,
@@ -367,7 +367,7 @@ async fn send_message(
 async fn send_email(
     a: &SendEmail,
     r: &mut Render<'_>,
-    store: &dyn Store,
+    store: &dyn Contacts,
     ws: &WorkspaceId,
     key: &str,
 ) -> Result<Result<Plan, String>, StoreError> {

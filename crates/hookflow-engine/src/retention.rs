@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use hookflow_core::Timestamp;
 
-use crate::store::Store;
+use crate::store::Runs;
 
 /// Rows of each kind deleted per transaction.
 pub const BATCH: u32 = 500;
 
 /// Every `every`, deletes what is older than `keep`, until `shutdown` resolves.
 pub async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn Runs>,
     keep: Duration,
     every: Duration,
     shutdown: impl std::future::Future<Output = ()>,

@@ -227,8 +227,8 @@ impl<'a> Run<'a> {
         loop {
             match self.store.record_steps(&self.pending).await {
                 Ok(()) => break,
-                Err(StoreError::Unavailable(reason)) if wait <= std::time::Duration::from_secs(2) => {
-                    tracing::warn!(%reason, "Writing the journal failed; trying again.");
+                Err(e @ StoreError::Unavailable { .. }) if wait <= std::time::Duration::from_secs(2) => {
+                    tracing::warn!(error = %e, "Writing the journal failed; trying again.");
                     tokio::time::sleep(wait).await;
                     wait *= 2;
                 }
@@ -665,7 +665,7 @@ impl<'a> Run<'a> {
         };
         let contact = match contact {
             Ok(c) => c,
-            Err(StoreError::Conflict(_)) => {
+            Err(StoreError::Conflict { .. }) => {
                 return self
                     .fail(step, rec, "another contact already has this mobile number".into())
                     .await;
@@ -717,7 +717,7 @@ impl<'a> Run<'a> {
             return Ok(Flow::Continue);
         }
         let Some(client) = self.client.clone() else {
-            return Err(StoreError::Internal("a live run has no delivery client".into()));
+            return Err(StoreError::internal("a live run has no delivery client"));
         };
         let attempt_at = Timestamp::now();
         let (outcome, status, latency_ms, response_excerpt) = match plan.planned {

@@ -10,7 +10,7 @@ use hookflow_core::{JobId, JobKind, Timestamp};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::store::{Job, Store};
+use crate::store::{Job, Queue};
 
 /// What became of one run of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl Default for WorkerConfig {
 
 /// Runs until `shutdown` resolves, then finishes or releases what it holds.
 pub async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn Queue>,
     handler: Arc<dyn JobHandler>,
     config: WorkerConfig,
     wake: Arc<Notify>,
@@ -154,7 +154,7 @@ pub async fn run(
     heartbeat.abort();
 }
 
-async fn run_one(store: &dyn Store, handler: &dyn JobHandler, job: &Job, worker: &str) {
+async fn run_one(store: &dyn Queue, handler: &dyn JobHandler, job: &Job, worker: &str) {
     use tracing::Instrument;
     // Every line logged while the job runs names it and what it runs (an execution or a delivery).
     let span =
@@ -176,7 +176,7 @@ async fn run_one(store: &dyn Store, handler: &dyn JobHandler, job: &Job, worker:
     }
 }
 
-async fn heartbeat(store: Arc<dyn Store>, held: Arc<Mutex<HashSet<JobId>>>, config: WorkerConfig) {
+async fn heartbeat(store: Arc<dyn Queue>, held: Arc<Mutex<HashSet<JobId>>>, config: WorkerConfig) {
     let every = config.lease / 3;
     let mut wait = every;
     loop {

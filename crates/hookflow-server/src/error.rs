@@ -84,17 +84,30 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => Self::Conflict(m),
-            StoreError::Unavailable(m) => {
-                tracing::warn!(error = %m, "Database unavailable.");
+            StoreError::Conflict { detail, .. } => Self::Conflict(detail),
+            e @ StoreError::Unavailable { .. } => {
+                tracing::warn!(error = %e, "Database unavailable.");
                 Self::Unavailable {
                     detail: "the database is unavailable; try again shortly".into(),
                     retry_after: 5,
                 }
             }
-            StoreError::Corrupt(m) | StoreError::Internal(m) => Self::Internal(m),
+            StoreError::Corrupt(m) => Self::Internal(m),
+            e @ StoreError::Internal { .. } => Self::Internal(error_chain(&e)),
         }
     }
+}
+
+/// An error with its causes, `: `-separated, for the log line of a 500.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// The RFC 9457 body.

@@ -445,7 +445,9 @@ impl SqlStore {
             .execute(&self.write)
             .await
             .map_err(|e| match db_error(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("a member with the email {email} exists")),
+                StoreError::Conflict { constraint, .. } => {
+                    StoreError::conflict(constraint, format!("a member with the email {email} exists"))
+                }
                 other => other,
             })?;
         Ok(member)

@@ -236,7 +236,7 @@ where
 {
     use sqlx::Row;
     row.try_get(name)
-        .map_err(|e| hookflow_engine::StoreError::Internal(format!("column {name}: {e}")))
+        .map_err(|e| hookflow_engine::StoreError::internal(format!("column {name}: {e}")))
 }
 
 #[cfg(test)]

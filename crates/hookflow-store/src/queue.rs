@@ -380,10 +380,10 @@ impl SqlStore {
                 Ok(hookflow_engine::store::QueueStat {
                     kind: parse("kind")?
                         .parse()
-                        .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
+                        .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
                     state: parse("state")?
                         .parse()
-                        .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
+                        .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
                     count: col(r, "n")?,
                     oldest_run_at: col::<Option<i64>>(r, "oldest")?.map(Timestamp::from_millis),
                 })

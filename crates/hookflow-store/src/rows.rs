@@ -18,7 +18,7 @@ fn parse<T: std::str::FromStr>(text: &str) -> R<T>
 where
     T::Err: std::fmt::Display,
 {
-    text.parse().map_err(|e: T::Err| StoreError::Internal(e.to_string()))
+    text.parse().map_err(|e: T::Err| StoreError::internal(e.to_string()))
 }
 
 pub const CONNECTOR_COLUMNS: &str = "id, workspace_id, name, description, event_source, enabled, token, version, \

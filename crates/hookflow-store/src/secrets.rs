@@ -45,7 +45,7 @@ impl SqlStore {
 
     /// Opens a sealed value of `column`; a value from before encryption comes back as it is.
     pub(crate) fn unseal(&self, column: &str, stored: &str) -> StoreResult<String> {
-        self.cipher.open(column, stored).map_err(StoreError::Internal)
+        self.cipher.open(column, stored).map_err(StoreError::internal)
     }
 
     /// Reseals, at start, every value not sealed with the current key: rows written before
@@ -126,7 +126,9 @@ impl SqlStore {
             .execute(&self.write)
             .await
             .map_err(|e| match db_error(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("a secret named `{name}` exists")),
+                StoreError::Conflict { constraint, .. } => {
+                    StoreError::conflict(constraint, format!("a secret named `{name}` exists"))
+                }
                 other => other,
             })?
         } else {

@@ -15,7 +15,8 @@ use hookflow_engine::store::{
     NewEvent, NewWorkspace, Page, PageRequest, SecretInfo, Stats, StepRecord, StoreResult, Subscription,
     SubscriptionChanges, Version, Workspace, WorkspaceSettings, VERSIONS_KEPT,
 };
-use hookflow_engine::{Store, StoreError};
+use hookflow_engine::store::{Connectors, Contacts, Deliveries, Ingest, Queue, Runs, Subscriptions, Workspaces};
+use hookflow_engine::StoreError;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
@@ -92,17 +93,48 @@ async fn analyze_stale(pool: &AnyPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Maps a database error to what the caller should do, keeping it as the cause. A broken
+/// uniqueness rule names the rule, never the database's own message, which may quote values.
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            let constraint = unique_constraint(d.as_ref());
+            StoreError::conflict(&constraint, format!("this value is already taken ({constraint})"))
+        }
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => StoreError::Unavailable(e.to_string()),
-        _ => StoreError::Internal(e.to_string()),
+        | sqlx::Error::WorkerCrashed => StoreError::unavailable("the database cannot be reached").caused_by(e),
+        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => {
+            StoreError::unavailable("the database is busy").caused_by(e)
+        }
+        _ => StoreError::internal("a database call failed").caused_by(e),
     }
+}
+
+/// The name of the uniqueness rule a database error broke: PostgreSQL names its constraint;
+/// SQLite names the columns (`UNIQUE constraint failed: contacts.workspace_id, contacts.mobile`),
+/// which become `contacts(workspace_id, mobile)`.
+fn unique_constraint(d: &dyn sqlx::error::DatabaseError) -> String {
+    if let Some(name) = d.constraint() {
+        return name.to_owned();
+    }
+    let Some(columns) = d.message().strip_prefix("UNIQUE constraint failed: ") else {
+        return "unique".to_owned();
+    };
+    let mut table = "";
+    let names: Vec<&str> = columns
+        .split(", ")
+        .map(|c| match c.split_once('.') {
+            Some((t, column)) => {
+                table = t;
+                column
+            }
+            None => c,
+        })
+        .collect();
+    format!("{table}({})", names.join(", "))
 }
 
 /// SQLite busy/locked, PostgreSQL serialization failure, deadlock, shutdown and connection classes.
@@ -118,9 +150,9 @@ fn to_json(v: &Value) -> String {
 impl SqlStore {
     /// Opens (creating if needed) and migrates the database.
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
-        let cipher = Arc::new(crate::Cipher::load(&options.keys).map_err(StoreError::Internal)?);
+        let cipher = Arc::new(crate::Cipher::load(&options.keys).map_err(StoreError::internal)?);
         let (write, read, dialect) = crate::open(options).await.map_err(|e| match e {
-            sqlx::Error::Migrate(m) => StoreError::Internal(format!("migration failed: {m}")),
+            sqlx::Error::Migrate(m) => StoreError::internal(format!("migration failed: {m}")),
             other => db_error(other),
         })?;
         let mut store = Self {
@@ -301,11 +333,69 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> S
 }
 
 #[async_trait]
-impl Store for SqlStore {
+impl Queue for SqlStore {
     async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
+    async fn enqueue_job(
+        &self,
+        kind: JobKind,
+        ws: &WorkspaceId,
+        target: &str,
+        run_at: Timestamp,
+    ) -> StoreResult<JobId> {
+        let mut tx = self.begin().await?;
+        let id = crate::queue::insert_job(&mut tx, kind, ws, target, run_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(id)
+    }
+
+    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>> {
+        self.claim(kinds, worker, limit, lease).await
+    }
+
+    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
+        self.extend_leases(jobs, worker, lease).await
+    }
+
+    async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Done, None, None, false).await
+    }
+
+    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Queued, Some(run_at), Some(error), false)
+            .await
+    }
+
+    async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Dead, None, Some(error), false).await
+    }
+
+    async fn release_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Queued, Some(Timestamp::now()), None, true)
+            .await
+    }
+
+    async fn reclaim_expired(&self) -> StoreResult<u64> {
+        self.reclaim().await
+    }
+
+    async fn get_job(&self, job: &JobId) -> StoreResult<Option<JobRow>> {
+        self.job_where("id", job.as_str()).await
+    }
+
+    async fn queue_stats(&self) -> StoreResult<Vec<hookflow_engine::store::QueueStat>> {
+        self.stats_of_queue().await
+    }
+
+    async fn job_for_target(&self, target: &str) -> StoreResult<Option<JobRow>> {
+        self.job_where("target_id", target).await
+    }
+}
+
+#[async_trait]
+impl Workspaces for SqlStore {
     async fn get_workspace(&self, ws: &WorkspaceId) -> StoreResult<Option<WorkspaceSettings>> {
         self.workspace_get(ws).await
     }
@@ -320,6 +410,67 @@ impl Store for SqlStore {
         self.workspace_update(ws, name, timezone, default_country).await
     }
 
+    async fn put_secret(
+        &self,
+        ws: &WorkspaceId,
+        name: &str,
+        value: &str,
+        create: bool,
+    ) -> StoreResult<Option<SecretInfo>> {
+        self.secret_put(ws, name, value, create).await
+    }
+
+    async fn list_secrets(&self, ws: &WorkspaceId) -> StoreResult<Vec<SecretInfo>> {
+        self.secret_list(ws).await
+    }
+
+    async fn delete_secret(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
+        self.secret_delete(ws, name).await
+    }
+
+    async fn secret_values(&self, ws: &WorkspaceId) -> StoreResult<std::collections::BTreeMap<String, String>> {
+        self.secret_values_of(ws).await
+    }
+
+    async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace> {
+        let now = Timestamp::now();
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(new.id.as_str())
+            .bind(&new.name)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("INSERT INTO api_tokens (id, workspace_id, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new.token_id.as_str())
+            .bind(new.id.as_str())
+            .bind(&new.token_hash)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Workspace {
+            id: new.id,
+            name: new.name,
+            created_at: now,
+        })
+    }
+
+    async fn workspace_by_token(&self, token_hash: &str) -> StoreResult<Option<WorkspaceId>> {
+        let row = sqlx::query("SELECT workspace_id FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| col::<String>(&r, "workspace_id").map(WorkspaceId::from_trusted))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl Contacts for SqlStore {
     async fn create_member(&self, ws: &WorkspaceId, name: &str, email: &str) -> StoreResult<Member> {
         self.member_create(ws, name, email).await
     }
@@ -395,28 +546,6 @@ impl Store for SqlStore {
         self.attribute_delete(ws, name).await
     }
 
-    async fn put_secret(
-        &self,
-        ws: &WorkspaceId,
-        name: &str,
-        value: &str,
-        create: bool,
-    ) -> StoreResult<Option<SecretInfo>> {
-        self.secret_put(ws, name, value, create).await
-    }
-
-    async fn list_secrets(&self, ws: &WorkspaceId) -> StoreResult<Vec<SecretInfo>> {
-        self.secret_list(ws).await
-    }
-
-    async fn delete_secret(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
-        self.secret_delete(ws, name).await
-    }
-
-    async fn secret_values(&self, ws: &WorkspaceId) -> StoreResult<std::collections::BTreeMap<String, String>> {
-        self.secret_values_of(ws).await
-    }
-
     async fn create_channel(&self, channel: &Channel) -> StoreResult<()> {
         self.channel_create(channel).await
     }
@@ -443,7 +572,10 @@ impl Store for SqlStore {
     async fn delete_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<bool> {
         self.channel_delete(ws, id).await
     }
+}
 
+#[async_trait]
+impl Subscriptions for SqlStore {
     async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<()> {
         self.subscription_create(subscription).await
     }
@@ -490,7 +622,10 @@ impl Store for SqlStore {
     ) -> StoreResult<Option<MessageId>> {
         self.emit_event(ws, event_type, connector, data, only, journal).await
     }
+}
 
+#[async_trait]
+impl Deliveries for SqlStore {
     async fn delivery_work(&self, id: &DeliveryId) -> StoreResult<Option<DeliveryWork>> {
         self.work_for(id).await
     }
@@ -529,43 +664,10 @@ impl Store for SqlStore {
     async fn recover_deliveries(&self, ws: &WorkspaceId, id: &SubscriptionId, since: Timestamp) -> StoreResult<u64> {
         self.delivery_recover(ws, id, since).await
     }
+}
 
-    async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace> {
-        let now = Timestamp::now();
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(new.id.as_str())
-            .bind(&new.name)
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        sqlx::query("INSERT INTO api_tokens (id, workspace_id, token_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(new.token_id.as_str())
-            .bind(new.id.as_str())
-            .bind(&new.token_hash)
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(Workspace {
-            id: new.id,
-            name: new.name,
-            created_at: now,
-        })
-    }
-
-    async fn workspace_by_token(&self, token_hash: &str) -> StoreResult<Option<WorkspaceId>> {
-        let row = sqlx::query("SELECT workspace_id FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_error)?;
-        row.map(|r| col::<String>(&r, "workspace_id").map(WorkspaceId::from_trusted))
-            .transpose()
-    }
-
+#[async_trait]
+impl Connectors for SqlStore {
     async fn create_connector(&self, new: NewConnector) -> StoreResult<Connector> {
         let now = Timestamp::now();
         let document = to_json(&new.document);
@@ -596,7 +698,7 @@ impl Store for SqlStore {
         let connector = self
             .connector_in(&mut tx, &new.workspace_id, &new.id)
             .await?
-            .ok_or_else(|| StoreError::Internal("connector vanished after insert".into()))?;
+            .ok_or_else(|| StoreError::internal("connector vanished after insert"))?;
         tx.commit().await.map_err(db_error)?;
         Ok(connector)
     }
@@ -809,7 +911,10 @@ impl Store for SqlStore {
         .map_err(db_error)?;
         row.as_ref().map(rows::version).transpose()
     }
+}
 
+#[async_trait]
+impl Ingest for SqlStore {
     async fn ingest_target(&self, token: &str) -> StoreResult<Option<Arc<IngestTarget>>> {
         if let Some(target) = self.targets.get(token) {
             return Ok(Some(target));
@@ -828,7 +933,7 @@ impl Store for SqlStore {
             workspace_id: WorkspaceId::from_trusted(col(&row, "workspace_id")?),
             event_source: col::<String>(&row, "event_source")?
                 .parse()
-                .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
+                .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
             enabled: col::<i64>(&row, "enabled")? != 0,
             version: col(&row, "version")?,
             document: crate::json(&col::<String>(&row, "document")?, "document")?,
@@ -911,64 +1016,12 @@ impl Store for SqlStore {
         }
         self.stats(ws, connector).await
     }
+}
 
-    async fn enqueue_job(
-        &self,
-        kind: JobKind,
-        ws: &WorkspaceId,
-        target: &str,
-        run_at: Timestamp,
-    ) -> StoreResult<JobId> {
-        let mut tx = self.begin().await?;
-        let id = crate::queue::insert_job(&mut tx, kind, ws, target, run_at).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(id)
-    }
-
-    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>> {
-        self.claim(kinds, worker, limit, lease).await
-    }
-
-    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
-        self.extend_leases(jobs, worker, lease).await
-    }
-
-    async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Done, None, None, false).await
-    }
-
-    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Queued, Some(run_at), Some(error), false)
-            .await
-    }
-
-    async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Dead, None, Some(error), false).await
-    }
-
-    async fn release_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
-        self.settle(job, worker, JobState::Queued, Some(Timestamp::now()), None, true)
-            .await
-    }
-
-    async fn reclaim_expired(&self) -> StoreResult<u64> {
-        self.reclaim().await
-    }
-
-    async fn get_job(&self, job: &JobId) -> StoreResult<Option<JobRow>> {
-        self.job_where("id", job.as_str()).await
-    }
-
+#[async_trait]
+impl Runs for SqlStore {
     async fn prune(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
         self.prune_older(before, batch).await
-    }
-
-    async fn queue_stats(&self) -> StoreResult<Vec<hookflow_engine::store::QueueStat>> {
-        self.stats_of_queue().await
-    }
-
-    async fn job_for_target(&self, target: &str) -> StoreResult<Option<JobRow>> {
-        self.job_where("target_id", target).await
     }
 
     async fn get_execution(
@@ -990,7 +1043,7 @@ impl Store for SqlStore {
     async fn mark_execution(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
         match status {
             EventStatus::Running | EventStatus::Waiting => self.set_execution_status(id, status).await,
-            other => Err(StoreError::Internal(format!("`{other}` is not an in-progress status"))),
+            other => Err(StoreError::internal(format!("`{other}` is not an in-progress status"))),
         }
     }
 
@@ -1115,7 +1168,7 @@ impl SqlStore {
         let mut headers = Vec::with_capacity(events.len());
         let mut parsed = Vec::with_capacity(events.len());
         for e in events {
-            headers.push(serde_json::to_string(&e.headers).map_err(|e| StoreError::Internal(e.to_string()))?);
+            headers.push(serde_json::to_string(&e.headers).map_err(|e| StoreError::internal(e.to_string()))?);
             parsed.push(to_json(&e.parsed));
         }
         let event_rows: Vec<Vec<Val>> = events
@@ -1305,7 +1358,7 @@ impl SqlStore {
             EventStatus::Succeeded => "succeeded",
             EventStatus::Failed => "failed",
             EventStatus::Filtered => "filtered",
-            other => return Err(StoreError::Internal(format!("`{other}` does not finish an execution"))),
+            other => return Err(StoreError::internal(format!("`{other}` does not finish an execution"))),
         };
         let row = sqlx::query(
             "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \

@@ -19,7 +19,7 @@ const EXECUTION_COLUMNS: &str =
 
 fn parse_status(text: &str) -> StoreResult<EventStatus> {
     text.parse()
-        .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))
+        .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))
 }
 
 fn execution(row: &AnyRow) -> StoreResult<Execution> {
@@ -46,7 +46,7 @@ fn step(row: &AnyRow) -> StoreResult<StepRecord> {
         step_type: col(row, "step_type")?,
         status: col::<String>(row, "status")?
             .parse()
-            .map_err(|e: hookflow_core::UnknownValue| StoreError::Internal(e.to_string()))?,
+            .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
         input: json(&col::<String>(row, "input")?, "step input")?,
         output: json(&col::<String>(row, "output")?, "step output")?,
         error: col(row, "error")?,
@@ -371,7 +371,10 @@ impl SqlStore {
             .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
         if parse_status(&col::<String>(&row, "status")?)? == EventStatus::Rejected {
-            return Err(StoreError::Conflict("a rejected event has no body to run".into()));
+            return Err(StoreError::conflict(
+                "events(status)",
+                "a rejected event has no body to run",
+            ));
         }
         let connector: String = col(&row, "connector_id")?;
         let id = ExecutionId::new();

@@ -26,7 +26,7 @@ const DELIVERY_COLUMNS: &str =
 fn object(text: &str, what: &str) -> StoreResult<Map<String, Value>> {
     match json(text, what)? {
         Value::Object(m) => Ok(m),
-        _ => Err(StoreError::Internal(format!("{what} is not an object"))),
+        _ => Err(StoreError::internal(format!("{what} is not an object"))),
     }
 }
 
@@ -529,8 +529,9 @@ impl SqlStore {
             .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
         if col::<String>(&row, "status")? == "pending" {
-            return Err(StoreError::Conflict(
-                "this delivery is already waiting for its next attempt".into(),
+            return Err(StoreError::conflict(
+                "deliveries(status)",
+                "this delivery is already waiting for its next attempt",
             ));
         }
         self.requeue(&mut tx, ws, &[(id.to_string(), col(&row, "subscription_id")?)])

@@ -102,7 +102,7 @@ impl Writer {
 impl SqlStore {
     /// Runs `op` and answers once it is durable: grouped with others on SQLite, alone on PostgreSQL.
     pub(crate) async fn submit(&self, op: Op) -> StoreResult<Done> {
-        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+        let stopped = || StoreError::unavailable("the store's writer has stopped");
         match &self.writer {
             Some(writer) => {
                 let (reply, answer) = oneshot::channel();
@@ -195,7 +195,7 @@ impl SqlStore {
                 }
                 Err(e) => fail_all(replies, &e),
             },
-            Some(e @ StoreError::Unavailable(_)) => fail_all(replies, &e),
+            Some(e @ StoreError::Unavailable { .. }) => fail_all(replies, &e),
             Some(e) if ops.len() == 1 => {
                 let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
             }
@@ -222,7 +222,7 @@ fn fail_all(replies: Vec<Reply>, error: &StoreError) {
     let message = error.to_string();
     tracing::warn!(ops = replies.len(), error = %message, "A group commit failed.");
     for reply in replies {
-        let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+        let _ = reply.send(Err(StoreError::unavailable(message.clone())));
     }
 }
 

@@ -1,5 +1,5 @@
 use hookflow_engine::store::{ConnectorPatch, PageRequest};
-use hookflow_engine::Store;
+use hookflow_engine::store::{Connectors, Ingest};
 use hookflow_test_support::TestDatabase;
 use serde_json::json;
 

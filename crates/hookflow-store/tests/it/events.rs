@@ -105,7 +105,7 @@ async fn a_duplicate_id_fails_the_batch_and_writes_nothing() {
         let mut dup = event(&c, json!({}));
         dup.id = e.id.clone();
         let err = store.insert_events(&[fresh.clone(), dup]).await.unwrap_err();
-        assert!(matches!(err, StoreError::Conflict(_)), "{db}: {err}");
+        assert!(matches!(err, StoreError::Conflict { .. }), "{db}: {err}");
         assert!(
             store.get_event(&ws, &fresh.id).await.unwrap().is_none(),
             "{db}: half a batch was written"
@@ -248,7 +248,7 @@ async fn a_failing_write_among_concurrent_ones_takes_back_only_itself() {
             results.push(write.await.unwrap());
         }
         assert!(
-            matches!(results[20], Err(StoreError::Conflict(_))),
+            matches!(results[20], Err(StoreError::Conflict { .. })),
             "{db}: {:?}",
             results[20]
         );

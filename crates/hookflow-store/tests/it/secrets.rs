@@ -1,10 +1,10 @@
 //! Secrets at rest: the secret store, sealed columns, and key rotation.
 
+use hookflow_engine::store::{Contacts, Workspaces};
 use std::sync::Arc;
 
 use hookflow_core::{ChannelId, Timestamp};
 use hookflow_engine::store::Channel;
-use hookflow_engine::Store;
 use hookflow_store::{SecretKeys, SqlStore, StoreOptions};
 use hookflow_test_support::TestDatabase;
 use serde_json::json;

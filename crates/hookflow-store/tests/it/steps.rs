@@ -247,7 +247,7 @@ async fn replay_queues_a_new_execution() {
         assert!(
             matches!(
                 store.replay_event(&ws, &rejected.id, 1).await,
-                Err(StoreError::Conflict(_))
+                Err(StoreError::Conflict { .. })
             ),
             "{db}"
         );

@@ -275,7 +275,7 @@ async fn an_execution_with_nothing_to_run_succeeds_at_ingest() {
         assert!(x["finished_at"].is_string(), "{label}: {x}");
         assert_eq!(x["steps"], json!([]), "{label}");
         let store = s.db.store().await;
-        let job = hookflow_engine::Store::job_for_target(&*store, execution)
+        let job = hookflow_engine::store::Queue::job_for_target(&*store, execution)
             .await
             .unwrap();
         assert!(job.is_none(), "{label}: a job was queued");

@@ -2,12 +2,12 @@
 //! what it refuses is answered 400 and logged `rejected`, a stored body that cannot be read back
 //! fails its execution once, and large bodies parse without holding up other requests.
 
+use hookflow_engine::store::{Ingest, Queue};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::NewEvent;
-use hookflow_engine::Store as _;
 use hookflow_test_support::TestDatabase;
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,11 +1,11 @@
 //! The `hookflow` binary as a process: SIGKILL right after acknowledged
 //! ingests loses nothing.
 
+use hookflow_engine::store::{Ingest, Queue};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use hookflow_core::{EventId, ExecutionId};
-use hookflow_engine::Store;
 use hookflow_test_support::TestDatabase;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
