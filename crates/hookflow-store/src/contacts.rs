@@ -1,20 +1,20 @@
-//! The contact book, members, attribute definitions, channels and
-//! workspace settings.
+//! The contact book, members, attribute definitions and channels.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use hookflow_core::{ChannelId, ContactId, MemberId, Timestamp, WorkspaceId};
 use hookflow_engine::store::{
-    AttributeDefinition, Channel, Contact, ContactChanges, ContactFilter, ContactMatch, Member, Page, PageRequest,
-    StoreResult, WorkspaceSettings,
+    AttributeDefinition, Channel, Contact, ContactChanges, ContactFilter, ContactMatch, Contacts, Member, Page,
+    PageRequest, StoreResult,
 };
 use hookflow_engine::StoreError;
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::sql::{db_error, page, SqlStore};
-use crate::{col, json, Dialect};
+use crate::db::{col, db_error, json, page, placeholders};
+use crate::{Dialect, SqlStore};
 
 const CONTACT_COLUMNS: &str = "id, workspace_id, name, mobile, email, channel_id, owner_id, created_at, updated_at";
 const CHANNEL_COLUMNS: &str = "id, workspace_id, name, kind, settings, credentials, created_at, updated_at";
@@ -66,16 +66,6 @@ fn channel_row(store: &SqlStore, row: &AnyRow) -> StoreResult<Channel> {
     })
 }
 
-fn workspace_row(row: &AnyRow) -> StoreResult<WorkspaceSettings> {
-    Ok(WorkspaceSettings {
-        id: WorkspaceId::from_trusted(col(row, "id")?),
-        name: col(row, "name")?,
-        timezone: col(row, "timezone")?,
-        default_country: col(row, "default_country")?,
-        created_at: Timestamp::from_millis(col(row, "created_at")?),
-    })
-}
-
 /// A contact as events carry it.
 pub(crate) fn contact_data(c: &Contact) -> Value {
     serde_json::json!({
@@ -86,25 +76,17 @@ pub(crate) fn contact_data(c: &Contact) -> Value {
 
 /// Emits `contact.created` or `contact.updated`, and `contact.tagged` when tags were added.
 async fn announce(tx: &mut AnyConnection, c: &Contact, created: bool, changes: &ContactChanges) -> StoreResult<()> {
-    let subs = crate::subscriptions::enabled_subscriptions(tx, c.workspace_id.as_str()).await?;
+    let subs = crate::outbox::enabled_subscriptions(tx, c.workspace_id.as_str()).await?;
     if subs.is_empty() {
         return Ok(());
     }
     let kind = if created { "contact.created" } else { "contact.updated" };
-    crate::subscriptions::emit_in(tx, c.workspace_id.as_str(), &subs, kind, None, &contact_data(c)).await?;
+    crate::outbox::emit_in(tx, c.workspace_id.as_str(), &subs, kind, None, &contact_data(c)).await?;
     if !changes.add_tags.is_empty() {
         let data = serde_json::json!({"contact": contact_data(c), "tags_added": changes.add_tags});
-        crate::subscriptions::emit_in(tx, c.workspace_id.as_str(), &subs, "contact.tagged", None, &data).await?;
+        crate::outbox::emit_in(tx, c.workspace_id.as_str(), &subs, "contact.tagged", None, &data).await?;
     }
     Ok(())
-}
-
-/// `$start, $start+1, …` for an `IN (…)` list.
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl SqlStore {
@@ -269,7 +251,94 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn contact_upsert(
+    pub(crate) async fn member_where(&self, ws: &WorkspaceId, column: &str, value: &str) -> StoreResult<Vec<Member>> {
+        let sql = format!(
+            "SELECT id, name, email, created_at FROM members WHERE workspace_id = $1 AND ($2 = '' OR {column} = $2) ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(value)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(member_row).collect()
+    }
+
+    pub(crate) async fn channel_where(&self, ws: &WorkspaceId, id: Option<&ChannelId>) -> StoreResult<Vec<Channel>> {
+        let sql = format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND ($2 = '' OR id = $2) ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(id.map_or("", ChannelId::as_str))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|row| channel_row(self, row)).collect()
+    }
+}
+
+#[async_trait]
+impl Contacts for SqlStore {
+    async fn create_member(&self, ws: &WorkspaceId, name: &str, email: &str) -> StoreResult<Member> {
+        let member = Member {
+            id: MemberId::new(),
+            name: name.to_owned(),
+            email: email.to_owned(),
+            created_at: Timestamp::now(),
+        };
+        sqlx::query("INSERT INTO members (id, workspace_id, name, email, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(member.id.as_str())
+            .bind(ws.as_str())
+            .bind(name)
+            .bind(email)
+            .bind(member.created_at.as_millis())
+            .execute(&self.write)
+            .await
+            .map_err(|e| match db_error(e) {
+                StoreError::Conflict { constraint, .. } => {
+                    StoreError::conflict(constraint, format!("a member with the email {email} exists"))
+                }
+                other => other,
+            })?;
+        Ok(member)
+    }
+
+    async fn list_members(&self, ws: &WorkspaceId) -> StoreResult<Vec<Member>> {
+        self.member_where(ws, "id", "").await
+    }
+
+    async fn get_member(&self, ws: &WorkspaceId, id: &MemberId) -> StoreResult<Option<Member>> {
+        Ok(self.member_where(ws, "id", id.as_str()).await?.pop())
+    }
+
+    async fn member_by_email(&self, ws: &WorkspaceId, email: &str) -> StoreResult<Option<Member>> {
+        if email.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.member_where(ws, "email", email).await?.pop())
+    }
+
+    async fn delete_member(&self, ws: &WorkspaceId, id: &MemberId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let gone = sqlx::query("DELETE FROM members WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        sqlx::query("UPDATE contacts SET owner_id = NULL WHERE workspace_id = $1 AND owner_id = $2")
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(gone > 0)
+    }
+
+    async fn upsert_contact(
         &self,
         ws: &WorkspaceId,
         find: &ContactMatch,
@@ -313,7 +382,7 @@ impl SqlStore {
         Ok(contact.map(|c| (c, created)))
     }
 
-    pub(crate) async fn contact_find(&self, ws: &WorkspaceId, find: &ContactMatch) -> StoreResult<Option<Contact>> {
+    async fn find_contact(&self, ws: &WorkspaceId, find: &ContactMatch) -> StoreResult<Option<Contact>> {
         let mut tx = self.read.begin().await.map_err(db_error)?;
         let found = match Self::find_contact(&mut tx, ws, find).await? {
             Some(id) => self.contact_in(&mut tx, ws, &id).await?,
@@ -323,14 +392,14 @@ impl SqlStore {
         Ok(found)
     }
 
-    pub(crate) async fn contact_get(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<Option<Contact>> {
+    async fn get_contact(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<Option<Contact>> {
         let mut tx = self.read.begin().await.map_err(db_error)?;
         let found = self.contact_in(&mut tx, ws, id.as_str()).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(found)
     }
 
-    pub(crate) async fn contact_update(
+    async fn update_contact(
         &self,
         ws: &WorkspaceId,
         id: &ContactId,
@@ -349,7 +418,7 @@ impl SqlStore {
         Ok(contact)
     }
 
-    pub(crate) async fn contact_delete(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<bool> {
+    async fn delete_contact(&self, ws: &WorkspaceId, id: &ContactId) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let gone = sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
             .bind(ws.as_str())
@@ -374,7 +443,7 @@ impl SqlStore {
         Ok(gone > 0)
     }
 
-    pub(crate) async fn contact_list(
+    async fn list_contacts(
         &self,
         ws: &WorkspaceId,
         filter: &ContactFilter,
@@ -429,68 +498,7 @@ impl SqlStore {
         Ok(page(contacts, req.limit, |c| c.id.to_string()))
     }
 
-    pub(crate) async fn member_create(&self, ws: &WorkspaceId, name: &str, email: &str) -> StoreResult<Member> {
-        let member = Member {
-            id: MemberId::new(),
-            name: name.to_owned(),
-            email: email.to_owned(),
-            created_at: Timestamp::now(),
-        };
-        sqlx::query("INSERT INTO members (id, workspace_id, name, email, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(member.id.as_str())
-            .bind(ws.as_str())
-            .bind(name)
-            .bind(email)
-            .bind(member.created_at.as_millis())
-            .execute(&self.write)
-            .await
-            .map_err(|e| match db_error(e) {
-                StoreError::Conflict { constraint, .. } => {
-                    StoreError::conflict(constraint, format!("a member with the email {email} exists"))
-                }
-                other => other,
-            })?;
-        Ok(member)
-    }
-
-    pub(crate) async fn member_where(&self, ws: &WorkspaceId, column: &str, value: &str) -> StoreResult<Vec<Member>> {
-        let sql = format!(
-            "SELECT id, name, email, created_at FROM members WHERE workspace_id = $1 AND ($2 = '' OR {column} = $2) ORDER BY id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(ws.as_str())
-            .bind(value)
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_error)?;
-        rows.iter().map(member_row).collect()
-    }
-
-    pub(crate) async fn member_delete(&self, ws: &WorkspaceId, id: &MemberId) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        let gone = sqlx::query("DELETE FROM members WHERE workspace_id = $1 AND id = $2")
-            .bind(ws.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        sqlx::query("UPDATE contacts SET owner_id = NULL WHERE workspace_id = $1 AND owner_id = $2")
-            .bind(ws.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(gone > 0)
-    }
-
-    pub(crate) async fn attribute_define(
-        &self,
-        ws: &WorkspaceId,
-        name: &str,
-        kind: &str,
-    ) -> StoreResult<AttributeDefinition> {
+    async fn define_attribute(&self, ws: &WorkspaceId, name: &str, kind: &str) -> StoreResult<AttributeDefinition> {
         let now = Timestamp::now();
         sqlx::query(
             "INSERT INTO attribute_definitions (workspace_id, name, kind, created_at) VALUES ($1, $2, $3, $4) \
@@ -504,7 +512,7 @@ impl SqlStore {
         .await
         .map_err(db_error)?;
         Ok(self
-            .attribute_list(ws)
+            .list_attribute_definitions(ws)
             .await?
             .into_iter()
             .find(|d| d.name == name)
@@ -515,7 +523,7 @@ impl SqlStore {
             }))
     }
 
-    pub(crate) async fn attribute_list(&self, ws: &WorkspaceId) -> StoreResult<Vec<AttributeDefinition>> {
+    async fn list_attribute_definitions(&self, ws: &WorkspaceId) -> StoreResult<Vec<AttributeDefinition>> {
         let rows = sqlx::query(
             "SELECT name, kind, created_at FROM attribute_definitions WHERE workspace_id = $1 ORDER BY name",
         )
@@ -534,7 +542,7 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn attribute_delete(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
+    async fn delete_attribute_definition(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
         let gone = sqlx::query("DELETE FROM attribute_definitions WHERE workspace_id = $1 AND name = $2")
             .bind(ws.as_str())
             .bind(name)
@@ -544,7 +552,7 @@ impl SqlStore {
         Ok(gone.rows_affected() > 0)
     }
 
-    pub(crate) async fn channel_create(&self, c: &Channel) -> StoreResult<()> {
+    async fn create_channel(&self, c: &Channel) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO channels (id, workspace_id, name, kind, settings, credentials, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -563,20 +571,15 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn channel_where(&self, ws: &WorkspaceId, id: Option<&ChannelId>) -> StoreResult<Vec<Channel>> {
-        let sql = format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE workspace_id = $1 AND ($2 = '' OR id = $2) ORDER BY id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(ws.as_str())
-            .bind(id.map_or("", ChannelId::as_str))
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_error)?;
-        rows.iter().map(|row| channel_row(self, row)).collect()
+    async fn list_channels(&self, ws: &WorkspaceId) -> StoreResult<Vec<Channel>> {
+        self.channel_where(ws, None).await
     }
 
-    pub(crate) async fn channel_update(
+    async fn get_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<Option<Channel>> {
+        Ok(self.channel_where(ws, Some(id)).await?.pop())
+    }
+
+    async fn update_channel(
         &self,
         ws: &WorkspaceId,
         id: &ChannelId,
@@ -603,7 +606,7 @@ impl SqlStore {
         Ok(self.channel_where(ws, Some(id)).await?.pop())
     }
 
-    pub(crate) async fn channel_delete(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<bool> {
+    async fn delete_channel(&self, ws: &WorkspaceId, id: &ChannelId) -> StoreResult<bool> {
         let gone = sqlx::query("DELETE FROM channels WHERE workspace_id = $1 AND id = $2")
             .bind(ws.as_str())
             .bind(id.as_str())
@@ -611,39 +614,5 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         Ok(gone.rows_affected() > 0)
-    }
-
-    pub(crate) async fn workspace_get(&self, ws: &WorkspaceId) -> StoreResult<Option<WorkspaceSettings>> {
-        let row = sqlx::query("SELECT id, name, timezone, default_country, created_at FROM workspaces WHERE id = $1")
-            .bind(ws.as_str())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_error)?;
-        row.as_ref().map(workspace_row).transpose()
-    }
-
-    pub(crate) async fn workspace_update(
-        &self,
-        ws: &WorkspaceId,
-        name: Option<&str>,
-        timezone: Option<&str>,
-        default_country: Option<Option<&str>>,
-    ) -> StoreResult<Option<WorkspaceSettings>> {
-        let Some(current) = self.workspace_get(ws).await? else {
-            return Ok(None);
-        };
-        let country = match default_country {
-            Some(c) => c.map(str::to_owned),
-            None => current.default_country.clone(),
-        };
-        sqlx::query("UPDATE workspaces SET name = $1, timezone = $2, default_country = $3 WHERE id = $4")
-            .bind(name.unwrap_or(&current.name))
-            .bind(timezone.unwrap_or(&current.timezone))
-            .bind(country)
-            .bind(ws.as_str())
-            .execute(&self.write)
-            .await
-            .map_err(db_error)?;
-        self.workspace_get(ws).await
     }
 }

@@ -8,26 +8,100 @@
 //!
 //! Invariant: this is the only crate with SQL.
 
-mod batch;
 mod cipher;
+mod connectors;
 mod contacts;
+mod db;
+mod deliveries;
+mod executions;
+mod ingest;
+mod journal;
+mod op;
+mod outbox;
+mod pg;
 mod queue;
 mod rows;
-mod secrets;
-mod sql;
-mod steps;
 mod subscriptions;
+mod workspaces;
 mod writer;
 
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor};
+use hookflow_engine::store::StoreResult;
+use hookflow_engine::StoreError;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::db::db_error;
+use crate::ingest::TargetCache;
 
 pub use cipher::{Cipher, SecretKeys};
-pub use sql::SqlStore;
+
+/// The store over SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct SqlStore {
+    /// Writes go here: one connection on SQLite, the shared pool on PostgreSQL.
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
+    pub(crate) dialect: Dialect,
+    /// Where the database is, for the PostgreSQL listener.
+    pub(crate) backend: crate::Backend,
+    /// SQLite's group-commit task for the hot writes; `None` on PostgreSQL.
+    pub(crate) writer: Option<crate::writer::Writer>,
+    targets: Arc<TargetCache>,
+    /// Seals secret values at rest (channel credentials, subscription secrets and headers,
+    /// workspace secrets).
+    pub(crate) cipher: Arc<crate::Cipher>,
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) and migrates the database.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        let cipher = Arc::new(crate::Cipher::load(&options.keys).map_err(StoreError::internal)?);
+        let (write, read, dialect) = crate::open(options).await.map_err(|e| match e {
+            sqlx::Error::Migrate(m) => StoreError::internal(format!("migration failed: {m}")),
+            other => db_error(other),
+        })?;
+        let mut store = Self {
+            write,
+            read,
+            dialect,
+            backend: options.backend.clone(),
+            writer: None,
+            targets: Arc::default(),
+            cipher,
+        };
+        store.reseal().await?;
+        if dialect == Dialect::Sqlite {
+            store.writer = Some(crate::writer::Writer::start(store.clone()));
+        }
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// How many ingest batches should be under way at once on this database. On SQLite
+    /// one waits in the group-commit queue while the other commits.
+    pub fn ingest_in_flight(&self) -> usize {
+        match self.dialect {
+            Dialect::Sqlite => 2,
+            Dialect::Postgres => 4,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        self.write.begin().await.map_err(db_error)
+    }
+}
 
 /// The database behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,23 +294,6 @@ async fn sqlite_pool(url: &str, max: u32, acquire_timeout: Duration) -> Result<A
         })
         .connect(url)
         .await
-}
-
-/// Decodes a JSON column; `what` names it in the error. A value that does not decode is
-/// [`StoreError::Corrupt`](hookflow_engine::StoreError::Corrupt): reading it again will not help.
-pub(crate) fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, hookflow_engine::StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| hookflow_engine::StoreError::Corrupt(format!("the stored {what} cannot be read: {e}")))
-}
-
-/// Reads a column, naming it in the error.
-pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, hookflow_engine::StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    use sqlx::Row;
-    row.try_get(name)
-        .map_err(|e| hookflow_engine::StoreError::internal(format!("column {name}: {e}")))
 }
 
 #[cfg(test)]

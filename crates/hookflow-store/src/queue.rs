@@ -9,25 +9,16 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use hookflow_core::{JobId, JobKind, JobState, Timestamp, WorkspaceId};
-use hookflow_engine::store::{Job, JobRow, StoreResult};
+use hookflow_engine::store::{Job, JobRow, Queue, StoreResult};
 use hookflow_engine::StoreError;
 use sqlx::AnyConnection;
 
-use crate::batch::Val;
-
-use crate::rows::{self, JOB_COLUMNS};
-use crate::sql::{db_error, SqlStore};
-use crate::writer::{Done, Op};
-use crate::{col, Dialect};
-
-/// `$start, $start+1, …` for an `IN (…)` list of `n` values.
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+use crate::db::{col, db_error, placeholders, Val};
+use crate::op::{Done, Op};
+use crate::rows::JOB_COLUMNS;
+use crate::{rows, Dialect, SqlStore};
 
 /// `query` with each of `values` bound in turn, for an `IN (…)` list.
 fn bind_all<'q>(
@@ -58,7 +49,7 @@ pub(crate) async fn insert_job_in_group(
 ) -> StoreResult<JobId> {
     let id = JobId::new();
     let row = job_row(&id, kind, ws, target, run_at, group);
-    crate::batch::insert_rows(tx, "jobs", &JOB_INSERT_COLUMNS, &[row]).await?;
+    crate::db::insert_rows(tx, "jobs", &JOB_INSERT_COLUMNS, &[row]).await?;
     Ok(id)
 }
 
@@ -225,25 +216,6 @@ fn reclaim_sql(dialect: Dialect) -> String {
 }
 
 impl SqlStore {
-    pub(crate) async fn claim(
-        &self,
-        kinds: &[JobKind],
-        worker: &str,
-        limit: u32,
-        lease: Duration,
-    ) -> StoreResult<Vec<Job>> {
-        if kinds.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let op = Op::Claim {
-            kinds: kinds.to_vec(),
-            worker: worker.to_owned(),
-            limit,
-            lease,
-        };
-        self.submit(op).await.map(Done::jobs)
-    }
-
     /// Claims up to `limit` due jobs of `kinds` for `worker`, in due order.
     pub(crate) async fn claim_on(
         &self,
@@ -311,28 +283,6 @@ impl SqlStore {
         Ok(jobs)
     }
 
-    pub(crate) async fn extend_leases(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
-        if jobs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "UPDATE jobs SET lease_until = {} + $1 WHERE state = 'running' AND lease_owner = $2 AND id IN ({}) \
-             RETURNING id",
-            self.dialect.now_millis(),
-            placeholders(3, jobs.len())
-        );
-        let mut query = sqlx::query(&sql).bind(lease.as_millis() as i64).bind(worker);
-        for job in jobs {
-            query = query.bind(job.as_str());
-        }
-        let kept = query.fetch_all(&self.write).await.map_err(db_error)?;
-        let kept: HashSet<String> = kept
-            .iter()
-            .map(|r| col::<String>(r, "id"))
-            .collect::<StoreResult<_>>()?;
-        Ok(jobs.iter().filter(|j| !kept.contains(j.as_str())).cloned().collect())
-    }
-
     /// Moves a running job that `worker` holds to `state`.
     /// `uncount` takes back the attempt (a release is not a try).
     pub(crate) async fn settle(
@@ -355,7 +305,90 @@ impl SqlStore {
         self.submit(op).await.map(Done::held)
     }
 
-    pub(crate) async fn reclaim(&self) -> StoreResult<u64> {
+    pub(crate) async fn job_where(&self, column: &str, value: &str) -> StoreResult<Option<JobRow>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(rows::job_row).transpose()
+    }
+}
+
+#[async_trait]
+impl Queue for SqlStore {
+    async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    async fn enqueue_job(
+        &self,
+        kind: JobKind,
+        ws: &WorkspaceId,
+        target: &str,
+        run_at: Timestamp,
+    ) -> StoreResult<JobId> {
+        let mut tx = self.begin().await?;
+        let id = insert_job(&mut tx, kind, ws, target, run_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(id)
+    }
+
+    async fn claim_jobs(&self, kinds: &[JobKind], worker: &str, limit: u32, lease: Duration) -> StoreResult<Vec<Job>> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let op = Op::Claim {
+            kinds: kinds.to_vec(),
+            worker: worker.to_owned(),
+            limit,
+            lease,
+        };
+        self.submit(op).await.map(Done::jobs)
+    }
+
+    async fn heartbeat(&self, jobs: &[JobId], worker: &str, lease: Duration) -> StoreResult<Vec<JobId>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE jobs SET lease_until = {} + $1 WHERE state = 'running' AND lease_owner = $2 AND id IN ({}) \
+             RETURNING id",
+            self.dialect.now_millis(),
+            placeholders(3, jobs.len())
+        );
+        let mut query = sqlx::query(&sql).bind(lease.as_millis() as i64).bind(worker);
+        for job in jobs {
+            query = query.bind(job.as_str());
+        }
+        let kept = query.fetch_all(&self.write).await.map_err(db_error)?;
+        let kept: HashSet<String> = kept
+            .iter()
+            .map(|r| col::<String>(r, "id"))
+            .collect::<StoreResult<_>>()?;
+        Ok(jobs.iter().filter(|j| !kept.contains(j.as_str())).cloned().collect())
+    }
+
+    async fn complete_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Done, None, None, false).await
+    }
+
+    async fn retry_job(&self, job: &JobId, worker: &str, run_at: Timestamp, error: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Queued, Some(run_at), Some(error), false)
+            .await
+    }
+
+    async fn kill_job(&self, job: &JobId, worker: &str, error: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Dead, None, Some(error), false).await
+    }
+
+    async fn release_job(&self, job: &JobId, worker: &str) -> StoreResult<bool> {
+        self.settle(job, worker, JobState::Queued, Some(Timestamp::now()), None, true)
+            .await
+    }
+
+    async fn reclaim_expired(&self) -> StoreResult<u64> {
         let now = Timestamp::now().as_millis();
         let sql = reclaim_sql(self.dialect);
         let done = sqlx::query(&sql)
@@ -366,7 +399,11 @@ impl SqlStore {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn stats_of_queue(&self) -> StoreResult<Vec<hookflow_engine::store::QueueStat>> {
+    async fn get_job(&self, job: &JobId) -> StoreResult<Option<JobRow>> {
+        self.job_where("id", job.as_str()).await
+    }
+
+    async fn queue_stats(&self) -> StoreResult<Vec<hookflow_engine::store::QueueStat>> {
         let rows = sqlx::query(
             "SELECT kind, state, COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs WHERE state IN ('queued', 'running') \
              GROUP BY kind, state ORDER BY kind, state",
@@ -391,81 +428,8 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn prune_older(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
-        let mut tx = self.begin().await?;
-        let events: Vec<String> = sqlx::query(
-            "SELECT id FROM events WHERE received_at < $1 AND status IN ('succeeded', 'failed', 'filtered', 'rejected') \
-             ORDER BY received_at LIMIT $2",
-        )
-        .bind(before.as_millis())
-        .bind(i64::from(batch))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| col(r, "id"))
-        .collect::<StoreResult<_>>()?;
-        let deliveries: Vec<String> = sqlx::query(
-            "SELECT id FROM deliveries WHERE created_at < $1 AND status IN ('delivered', 'failed') ORDER BY created_at LIMIT $2",
-        )
-        .bind(before.as_millis())
-        .bind(i64::from(batch))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| col(r, "id"))
-        .collect::<StoreResult<_>>()?;
-        if !events.is_empty() {
-            let list = placeholders(1, events.len());
-            for sql in [
-                format!("DELETE FROM execution_steps WHERE execution_id IN (SELECT id FROM executions WHERE event_id IN ({list}))"),
-                format!(
-                    "DELETE FROM jobs WHERE state IN ('done', 'dead') AND target_id IN (SELECT id FROM executions WHERE event_id IN ({list}))"
-                ),
-                format!("DELETE FROM executions WHERE event_id IN ({list})"),
-                format!("DELETE FROM events WHERE id IN ({list})"),
-            ] {
-                let mut q = sqlx::query(&sql);
-                for id in &events {
-                    q = q.bind(id.as_str());
-                }
-                q.execute(&mut *tx).await.map_err(db_error)?;
-            }
-        }
-        if !deliveries.is_empty() {
-            let list = placeholders(1, deliveries.len());
-            for sql in [
-                format!("DELETE FROM delivery_attempts WHERE delivery_id IN ({list})"),
-                format!("DELETE FROM jobs WHERE state IN ('done', 'dead') AND target_id IN ({list})"),
-                format!("DELETE FROM deliveries WHERE id IN ({list})"),
-            ] {
-                let mut q = sqlx::query(&sql);
-                for id in &deliveries {
-                    q = q.bind(id.as_str());
-                }
-                q.execute(&mut *tx).await.map_err(db_error)?;
-            }
-            sqlx::query(
-                "DELETE FROM messages WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id)",
-            )
-            .bind(before.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok((events.len() + deliveries.len()) as u64)
-    }
-
-    pub(crate) async fn job_where(&self, column: &str, value: &str) -> StoreResult<Option<JobRow>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {column} = $1 ORDER BY id DESC LIMIT 1");
-        let row = sqlx::query(&sql)
-            .bind(value)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_error)?;
-        row.as_ref().map(rows::job_row).transpose()
+    async fn job_for_target(&self, target: &str) -> StoreResult<Option<JobRow>> {
+        self.job_where("target_id", target).await
     }
 }
 

@@ -1,12 +1,13 @@
 //! Turning rows into records.
 
-use hookflow_core::{ConnectorId, EventId, ExecutionId, JobId, Timestamp, WorkspaceId};
-use hookflow_engine::store::{Connector, Counts, Event, Job, JobRow, Stats, Version};
+use hookflow_core::{ConnectorId, EventId, ExecutionId, JobId, SubscriptionId, Timestamp, WorkspaceId};
+use hookflow_engine::store::{Connector, Counts, Event, Job, JobRow, Stats, StoreResult, Subscription, Version};
 use hookflow_engine::StoreError;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 
-use crate::{col, json};
+use crate::db::{col, json};
+use crate::SqlStore;
 
 type R<T> = Result<T, StoreError>;
 
@@ -150,5 +151,53 @@ pub fn job_row(row: &AnyRow) -> R<JobRow> {
         lease_owner: col(row, "lease_owner")?,
         last_error: col(row, "last_error")?,
         reclaims: col(row, "reclaims")?,
+    })
+}
+
+pub(crate) const SUBSCRIPTION_COLUMNS: &str =
+    "id, workspace_id, url, description, event_types, connector_ids, headers, extra_fields, \
+     enabled, secret, previous_secret, previous_until, disabled_reason, failing_since, created_at, updated_at";
+
+pub(crate) fn object(text: &str, what: &str) -> StoreResult<Map<String, Value>> {
+    match json(text, what)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(StoreError::internal(format!("{what} is not an object"))),
+    }
+}
+
+pub(crate) fn millis(row: &AnyRow, name: &str) -> StoreResult<Option<Timestamp>> {
+    Ok(col::<Option<i64>>(row, name)?.map(Timestamp::from_millis))
+}
+
+/// A subscription row; with the store, its secrets and headers opened. Emitting needs neither,
+/// and runs inside transactions of free functions: it reads rows without (`None`).
+pub(crate) fn subscription(row: &AnyRow, store: Option<&SqlStore>) -> StoreResult<Subscription> {
+    let open = |column: &str, sealed_as: &str| -> StoreResult<Option<String>> {
+        match (store, col::<Option<String>>(row, column)?) {
+            (Some(store), Some(stored)) => store.unseal(sealed_as, &stored).map(Some),
+            (None, Some(_)) => Ok(Some(String::new())),
+            (_, None) => Ok(None),
+        }
+    };
+
+    let headers = open("headers", "subscriptions.headers")?.unwrap_or_default();
+    let headers = if headers.is_empty() { "{}".to_owned() } else { headers };
+    Ok(Subscription {
+        id: SubscriptionId::from_trusted(col(row, "id")?),
+        workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
+        url: col(row, "url")?,
+        description: col(row, "description")?,
+        event_types: json(&col::<String>(row, "event_types")?, "event types")?,
+        connector_ids: json(&col::<String>(row, "connector_ids")?, "connector ids")?,
+        headers: object(&headers, "headers")?,
+        extra_fields: object(&col::<String>(row, "extra_fields")?, "extra_fields")?,
+        enabled: col::<i64>(row, "enabled")? != 0,
+        secret: open("secret", "subscriptions.secret")?.unwrap_or_default(),
+        previous_secret: open("previous_secret", "subscriptions.secret")?,
+        previous_until: millis(row, "previous_until")?,
+        disabled_reason: col(row, "disabled_reason")?,
+        failing_since: millis(row, "failing_since")?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        updated_at: Timestamp::from_millis(col(row, "updated_at")?),
     })
 }

@@ -10,15 +10,14 @@
 //! back before that transaction has committed: an op's answer means its
 //! changes are durable, exactly as with a transaction of its own.
 
-use std::time::Duration;
-
-use hookflow_core::{EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp};
-use hookflow_engine::store::{Job, NewEvent, StepRecord, StoreResult};
+use hookflow_engine::store::StoreResult;
 use hookflow_engine::StoreError;
 use sqlx::{AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sql::{db_error, SqlStore};
+use crate::db::db_error;
+use crate::op::{Done, Op};
+use crate::SqlStore;
 
 /// The most ops committed together.
 const MAX_BATCH: usize = 128;
@@ -26,61 +25,6 @@ const MAX_BATCH: usize = 128;
 /// The most batches committed back to back on one hold of the write connection; then it goes back
 /// to the pool, where other writes (the API's, heartbeats, reclaims) wait their turn.
 const BATCHES_PER_HOLD: usize = 8;
-
-/// One write, owning what it writes.
-pub(crate) enum Op {
-    InsertEvents(Vec<NewEvent>),
-    RecordSteps(Vec<StepRecord>),
-    Finish {
-        id: ExecutionId,
-        status: EventStatus,
-        error: Option<String>,
-        steps: Vec<StepRecord>,
-        job: Option<(JobId, String)>,
-    },
-    Suspend {
-        id: ExecutionId,
-        steps: Vec<StepRecord>,
-        job: JobId,
-        worker: String,
-        at: Timestamp,
-    },
-    Settle {
-        job: JobId,
-        worker: String,
-        state: JobState,
-        run_at: Option<Timestamp>,
-        error: Option<String>,
-        uncount: bool,
-    },
-    Claim {
-        kinds: Vec<JobKind>,
-        worker: String,
-        limit: u32,
-        lease: Duration,
-    },
-}
-
-/// What an op answers.
-pub(crate) enum Done {
-    Nothing,
-    /// Whether the worker still held the job.
-    Held(bool),
-    Jobs(Vec<Job>),
-}
-
-impl Done {
-    pub(crate) fn held(self) -> bool {
-        matches!(self, Done::Held(true))
-    }
-
-    pub(crate) fn jobs(self) -> Vec<Job> {
-        match self {
-            Done::Jobs(jobs) => jobs,
-            _ => Vec::new(),
-        }
-    }
-}
 
 type Reply = oneshot::Sender<StoreResult<Done>>;
 
@@ -125,7 +69,7 @@ impl SqlStore {
                 Done::Nothing
             }
             Op::RecordSteps(records) => {
-                crate::steps::write_steps(conn, records).await?;
+                crate::journal::write_steps(conn, records).await?;
                 Done::Nothing
             }
             Op::Finish {

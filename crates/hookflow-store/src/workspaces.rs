@@ -1,14 +1,15 @@
-//! Secret values at rest: the workspace secret store, and the sealing of every
-//! column that holds a credential (see `cipher.rs`).
+//! Workspaces: their API tokens and settings, the workspace secret store, and the sealing of
+//! every column that holds a credential (see `cipher.rs`).
 
-use std::collections::BTreeMap;
-
+use async_trait::async_trait;
 use hookflow_core::{Timestamp, WorkspaceId};
-use hookflow_engine::store::{SecretInfo, StoreError, StoreResult};
+use hookflow_engine::store::{
+    NewWorkspace, SecretInfo, StoreError, StoreResult, Workspace, WorkspaceSettings, Workspaces,
+};
 use sqlx::any::AnyRow;
 
-use crate::col;
-use crate::sql::{db_error, SqlStore};
+use crate::db::{col, db_error};
+use crate::SqlStore;
 
 /// The columns that hold sealed values: table, key column, value column, and the name the value
 /// is sealed under (a subscription's previous secret is its secret of before, moved as it is).
@@ -104,9 +105,56 @@ impl SqlStore {
         }
         Ok(resealed)
     }
+}
+
+fn workspace_row(row: &AnyRow) -> StoreResult<WorkspaceSettings> {
+    Ok(WorkspaceSettings {
+        id: WorkspaceId::from_trusted(col(row, "id")?),
+        name: col(row, "name")?,
+        timezone: col(row, "timezone")?,
+        default_country: col(row, "default_country")?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+    })
+}
+
+#[async_trait]
+impl Workspaces for SqlStore {
+    async fn get_workspace(&self, ws: &WorkspaceId) -> StoreResult<Option<WorkspaceSettings>> {
+        let row = sqlx::query("SELECT id, name, timezone, default_country, created_at FROM workspaces WHERE id = $1")
+            .bind(ws.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(workspace_row).transpose()
+    }
+
+    async fn update_workspace(
+        &self,
+        ws: &WorkspaceId,
+        name: Option<&str>,
+        timezone: Option<&str>,
+        default_country: Option<Option<&str>>,
+    ) -> StoreResult<Option<WorkspaceSettings>> {
+        let Some(current) = self.get_workspace(ws).await? else {
+            return Ok(None);
+        };
+        let country = match default_country {
+            Some(c) => c.map(str::to_owned),
+            None => current.default_country.clone(),
+        };
+        sqlx::query("UPDATE workspaces SET name = $1, timezone = $2, default_country = $3 WHERE id = $4")
+            .bind(name.unwrap_or(&current.name))
+            .bind(timezone.unwrap_or(&current.timezone))
+            .bind(country)
+            .bind(ws.as_str())
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        self.get_workspace(ws).await
+    }
 
     /// Creates (`create`) or replaces a secret; `None` when there is none to replace.
-    pub(crate) async fn secret_put(
+    async fn put_secret(
         &self,
         ws: &WorkspaceId,
         name: &str,
@@ -153,7 +201,7 @@ impl SqlStore {
         info(&row).map(Some)
     }
 
-    pub(crate) async fn secret_list(&self, ws: &WorkspaceId) -> StoreResult<Vec<SecretInfo>> {
+    async fn list_secrets(&self, ws: &WorkspaceId) -> StoreResult<Vec<SecretInfo>> {
         let rows =
             sqlx::query("SELECT name, created_at, updated_at FROM secrets WHERE workspace_id = $1 ORDER BY name")
                 .bind(ws.as_str())
@@ -163,7 +211,7 @@ impl SqlStore {
         rows.iter().map(info).collect()
     }
 
-    pub(crate) async fn secret_delete(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
+    async fn delete_secret(&self, ws: &WorkspaceId, name: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM secrets WHERE workspace_id = $1 AND name = $2")
             .bind(ws.as_str())
             .bind(name)
@@ -174,7 +222,7 @@ impl SqlStore {
     }
 
     /// Every secret of a workspace, opened, for the `secrets` root of its executions.
-    pub(crate) async fn secret_values_of(&self, ws: &WorkspaceId) -> StoreResult<BTreeMap<String, String>> {
+    async fn secret_values(&self, ws: &WorkspaceId) -> StoreResult<std::collections::BTreeMap<String, String>> {
         let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, value FROM secrets WHERE workspace_id = $1")
             .bind(ws.as_str())
             .fetch_all(&self.read)
@@ -183,5 +231,41 @@ impl SqlStore {
         rows.into_iter()
             .map(|(name, stored)| Ok((name, self.unseal("secrets.value", &stored)?)))
             .collect()
+    }
+
+    async fn create_workspace(&self, new: NewWorkspace) -> StoreResult<Workspace> {
+        let now = Timestamp::now();
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(new.id.as_str())
+            .bind(&new.name)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("INSERT INTO api_tokens (id, workspace_id, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new.token_id.as_str())
+            .bind(new.id.as_str())
+            .bind(&new.token_hash)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Workspace {
+            id: new.id,
+            name: new.name,
+            created_at: now,
+        })
+    }
+
+    async fn workspace_by_token(&self, token_hash: &str) -> StoreResult<Option<WorkspaceId>> {
+        let row = sqlx::query("SELECT workspace_id FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| col::<String>(&r, "workspace_id").map(WorkspaceId::from_trusted))
+            .transpose()
     }
 }

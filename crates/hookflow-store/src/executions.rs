@@ -2,17 +2,19 @@
 
 use std::sync::LazyLock;
 
-use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobKind, Timestamp, WorkspaceId};
-use hookflow_engine::store::{Execution, StepRecord, StorageOp, StoreResult};
+use async_trait::async_trait;
+use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, WorkspaceId};
+use hookflow_engine::store::{Event, Execution, Runs, StorageOp, StoreResult};
 use hookflow_engine::StoreError;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::batch::Val;
-
-use crate::sql::{db_error, SqlStore};
-use crate::{col, json, Dialect};
+use crate::db::{col, db_error, json, placeholders};
+use crate::journal::{step, write_step};
+use crate::op::{Done, Op};
+use crate::outbox::execution_message;
+use crate::{Dialect, SqlStore};
 
 const EXECUTION_COLUMNS: &str =
     "id, workspace_id, event_id, connector_id, config_version, status, error, created_at, started_at, finished_at";
@@ -34,27 +36,6 @@ fn execution(row: &AnyRow) -> StoreResult<Execution> {
         created_at: Timestamp::from_millis(col(row, "created_at")?),
         started_at: col::<Option<i64>>(row, "started_at")?.map(Timestamp::from_millis),
         finished_at: col::<Option<i64>>(row, "finished_at")?.map(Timestamp::from_millis),
-    })
-}
-
-fn step(row: &AnyRow) -> StoreResult<StepRecord> {
-    Ok(StepRecord {
-        execution_id: ExecutionId::from_trusted(col(row, "execution_id")?),
-        key: col(row, "step_key")?,
-        seq: col(row, "seq")?,
-        step_id: col(row, "step_id")?,
-        step_type: col(row, "step_type")?,
-        status: col::<String>(row, "status")?
-            .parse()
-            .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
-        input: json(&col::<String>(row, "input")?, "step input")?,
-        output: json(&col::<String>(row, "output")?, "step output")?,
-        error: col(row, "error")?,
-        missing: json(&col::<String>(row, "missing")?, "missing attributes")?,
-        started_at: Timestamp::from_millis(col(row, "started_at")?),
-        duration_ms: col(row, "duration_ms")?,
-        attempts: col(row, "attempts")?,
-        attempt_log: json(&col::<String>(row, "attempt_log")?, "attempt log")?,
     })
 }
 
@@ -83,82 +64,6 @@ pub(crate) async fn set_event_status(tx: &mut AnyConnection, id: &ExecutionId, s
     Ok(())
 }
 
-/// The columns of a journal entry, in the order [`step_row`] gives them.
-const STEP_COLUMNS: [&str; 14] = [
-    "execution_id",
-    "step_key",
-    "seq",
-    "step_id",
-    "step_type",
-    "status",
-    "input",
-    "output",
-    "error",
-    "missing",
-    "started_at",
-    "duration_ms",
-    "attempts",
-    "attempt_log",
-];
-
-/// A later write of a key replaces the entry but keeps when the step first started.
-const STEP_UPSERT: &str = " ON CONFLICT (execution_id, step_key) DO UPDATE SET status = excluded.status, \
-     input = excluded.input, output = excluded.output, error = excluded.error, missing = excluded.missing, \
-     duration_ms = excluded.duration_ms, attempts = excluded.attempts, attempt_log = excluded.attempt_log";
-
-pub(crate) async fn write_step(tx: &mut AnyConnection, r: &StepRecord) -> StoreResult<()> {
-    write_steps(tx, std::slice::from_ref(r)).await
-}
-
-/// Writes (or replaces) journal entries with one statement per chunk; of two entries with one
-/// key, the later wins.
-pub(crate) async fn write_steps(tx: &mut AnyConnection, records: &[StepRecord]) -> StoreResult<()> {
-    let mut latest: Vec<&StepRecord> = Vec::with_capacity(records.len());
-    for r in records {
-        match latest
-            .iter_mut()
-            .find(|l| l.execution_id == r.execution_id && l.key == r.key)
-        {
-            Some(slot) => *slot = r,
-            None => latest.push(r),
-        }
-    }
-    let texts: Vec<[String; 4]> = latest
-        .iter()
-        .map(|r| {
-            [
-                r.input.to_string(),
-                r.output.to_string(),
-                serde_json::to_string(&r.missing).unwrap_or_else(|_| "[]".into()),
-                Value::Array(r.attempt_log.clone()).to_string(),
-            ]
-        })
-        .collect();
-    let rows: Vec<Vec<Val>> = latest
-        .iter()
-        .zip(&texts)
-        .map(|(r, [input, output, missing, attempt_log])| {
-            vec![
-                Val::Text(r.execution_id.as_str()),
-                Val::Text(&r.key),
-                Val::Int(r.seq),
-                Val::Text(&r.step_id),
-                Val::Text(&r.step_type),
-                Val::Text(r.status.as_str()),
-                Val::Text(input),
-                Val::Text(output),
-                Val::OptText(r.error.as_deref()),
-                Val::Text(missing),
-                Val::Int(r.started_at.as_millis()),
-                Val::Int(r.duration_ms),
-                Val::Int(r.attempts),
-                Val::Text(attempt_log),
-            ]
-        })
-        .collect();
-    crate::batch::insert_rows_then(tx, "execution_steps", &STEP_COLUMNS, &rows, STEP_UPSERT).await
-}
-
 /// `a + b`, an integer when both are integral and it fits.
 fn add(current: &Value, by: f64) -> Result<Value, String> {
     let base = match current {
@@ -179,17 +84,6 @@ fn add(current: &Value, by: f64) -> Result<Value, String> {
 }
 
 impl SqlStore {
-    pub(crate) async fn execution_by_id(&self, ws: &WorkspaceId, id: &ExecutionId) -> StoreResult<Option<Execution>> {
-        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE workspace_id = $1 AND id = $2");
-        let row = sqlx::query(&sql)
-            .bind(ws.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_error)?;
-        row.as_ref().map(execution).transpose()
-    }
-
     /// An execution and its event in one query (a run needs both).
     pub(crate) async fn execution_and_event(
         &self,
@@ -230,8 +124,108 @@ impl SqlStore {
         set_status_in(&mut tx, id, status).await?;
         tx.commit().await.map_err(db_error)
     }
+}
 
-    pub(crate) async fn steps_of(&self, id: &ExecutionId) -> StoreResult<Vec<StepRecord>> {
+#[async_trait]
+impl Runs for SqlStore {
+    async fn prune(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let events: Vec<String> = sqlx::query(
+            "SELECT id FROM events WHERE received_at < $1 AND status IN ('succeeded', 'failed', 'filtered', 'rejected') \
+             ORDER BY received_at LIMIT $2",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(batch))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| col(r, "id"))
+        .collect::<StoreResult<_>>()?;
+        let deliveries: Vec<String> = sqlx::query(
+            "SELECT id FROM deliveries WHERE created_at < $1 AND status IN ('delivered', 'failed') ORDER BY created_at LIMIT $2",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(batch))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| col(r, "id"))
+        .collect::<StoreResult<_>>()?;
+        if !events.is_empty() {
+            let list = placeholders(1, events.len());
+            for sql in [
+                format!("DELETE FROM execution_steps WHERE execution_id IN (SELECT id FROM executions WHERE event_id IN ({list}))"),
+                format!(
+                    "DELETE FROM jobs WHERE state IN ('done', 'dead') AND target_id IN (SELECT id FROM executions WHERE event_id IN ({list}))"
+                ),
+                format!("DELETE FROM executions WHERE event_id IN ({list})"),
+                format!("DELETE FROM events WHERE id IN ({list})"),
+            ] {
+                let mut q = sqlx::query(&sql);
+                for id in &events {
+                    q = q.bind(id.as_str());
+                }
+                q.execute(&mut *tx).await.map_err(db_error)?;
+            }
+        }
+        if !deliveries.is_empty() {
+            let list = placeholders(1, deliveries.len());
+            for sql in [
+                format!("DELETE FROM delivery_attempts WHERE delivery_id IN ({list})"),
+                format!("DELETE FROM jobs WHERE state IN ('done', 'dead') AND target_id IN ({list})"),
+                format!("DELETE FROM deliveries WHERE id IN ({list})"),
+            ] {
+                let mut q = sqlx::query(&sql);
+                for id in &deliveries {
+                    q = q.bind(id.as_str());
+                }
+                q.execute(&mut *tx).await.map_err(db_error)?;
+            }
+            sqlx::query(
+                "DELETE FROM messages WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id)",
+            )
+            .bind(before.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok((events.len() + deliveries.len()) as u64)
+    }
+
+    async fn get_execution(
+        &self,
+        ws: &WorkspaceId,
+        id: &ExecutionId,
+    ) -> StoreResult<Option<hookflow_engine::store::Execution>> {
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE workspace_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(ws.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(execution).transpose()
+    }
+
+    async fn execution_and_event(
+        &self,
+        ws: &WorkspaceId,
+        id: &ExecutionId,
+    ) -> StoreResult<Option<(hookflow_engine::store::Execution, Option<Event>)>> {
+        SqlStore::execution_and_event(self, ws, id).await
+    }
+
+    async fn mark_execution(&self, id: &ExecutionId, status: EventStatus) -> StoreResult<()> {
+        match status {
+            EventStatus::Running | EventStatus::Waiting => self.set_execution_status(id, status).await,
+            other => Err(StoreError::internal(format!("`{other}` is not an in-progress status"))),
+        }
+    }
+
+    async fn journal(&self, id: &ExecutionId) -> StoreResult<Vec<hookflow_engine::store::StepRecord>> {
         let rows = sqlx::query(
             "SELECT execution_id, step_key, seq, step_id, step_type, status, input, output, error, missing, \
              started_at, duration_ms, attempts, attempt_log FROM execution_steps WHERE execution_id = $1 ORDER BY seq, step_key",
@@ -243,20 +237,20 @@ impl SqlStore {
         rows.iter().map(step).collect()
     }
 
-    pub(crate) async fn put_steps(&self, records: &[StepRecord]) -> StoreResult<()> {
+    async fn record_steps(&self, records: &[hookflow_engine::store::StepRecord]) -> StoreResult<()> {
         if records.is_empty() {
             return Ok(());
         }
-        self.submit(crate::writer::Op::RecordSteps(records.to_vec()))
+        self.submit(crate::op::Op::RecordSteps(records.to_vec()))
             .await
             .map(|_| ())
     }
 
-    pub(crate) async fn apply_storage(
+    async fn storage_apply(
         &self,
         ws: &WorkspaceId,
-        op: &StorageOp,
-        journal: Option<&StepRecord>,
+        op: &hookflow_engine::store::StorageOp,
+        journal: Option<&hookflow_engine::store::StepRecord>,
     ) -> StoreResult<Result<Value, String>> {
         let now = Timestamp::now().as_millis();
         let mut tx = self.begin().await?;
@@ -356,12 +350,7 @@ impl SqlStore {
         Ok(Ok(value))
     }
 
-    pub(crate) async fn replay(
-        &self,
-        ws: &WorkspaceId,
-        event: &EventId,
-        version: i64,
-    ) -> StoreResult<Option<ExecutionId>> {
+    async fn replay_event(&self, ws: &WorkspaceId, event: &EventId, version: i64) -> StoreResult<Option<ExecutionId>> {
         let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT connector_id, status FROM events WHERE workspace_id = $1 AND id = $2")
             .bind(ws.as_str())
@@ -402,5 +391,148 @@ impl SqlStore {
         crate::queue::announce_work(&mut tx, self.dialect).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Some(id))
+    }
+
+    async fn finish_execution_with(
+        &self,
+        id: &ExecutionId,
+        status: EventStatus,
+        error: Option<&str>,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: Option<(&JobId, &str)>,
+    ) -> StoreResult<bool> {
+        let op = Op::Finish {
+            id: id.clone(),
+            status,
+            error: error.map(str::to_owned),
+            steps: steps.to_vec(),
+            job: job.map(|(j, w)| (j.clone(), w.to_owned())),
+        };
+        self.submit(op).await.map(Done::held)
+    }
+
+    async fn suspend_execution(
+        &self,
+        id: &ExecutionId,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: (&JobId, &str),
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let op = Op::Suspend {
+            id: id.clone(),
+            steps: steps.to_vec(),
+            job: job.0.clone(),
+            worker: job.1.to_owned(),
+            at,
+        };
+        self.submit(op).await.map(Done::held)
+    }
+}
+
+impl SqlStore {
+    /// What finishing an execution changes besides its row: the `execution.*` message, the event's
+    /// status and the connector's counters. `row` is the finished execution's.
+    async fn finished_in(
+        &self,
+        tx: &mut AnyConnection,
+        id: &ExecutionId,
+        status: EventStatus,
+        column: &str,
+        error: Option<&str>,
+        row: &AnyRow,
+    ) -> StoreResult<()> {
+        let connector: String = col(row, "connector_id")?;
+        let (ws, event_id, version): (String, String, i64) = (
+            col(row, "workspace_id")?,
+            col(row, "event_id")?,
+            col(row, "config_version")?,
+        );
+        let subs = crate::outbox::enabled_subscriptions(tx, &ws).await?;
+        let data = execution_message(
+            id.as_str(),
+            &event_id,
+            &connector,
+            status,
+            error,
+            version,
+            Timestamp::now(),
+        );
+        crate::outbox::emit_in(
+            tx,
+            &ws,
+            &subs,
+            &format!("execution.{}", status.as_str()),
+            Some(&connector),
+            &data,
+        )
+        .await?;
+        set_event_status(tx, id, status).await?;
+        if let Some(error) = error {
+            tracing::debug!(execution_id = %id, %error, "Execution failed.");
+        }
+        let sql = format!(
+            "UPDATE connector_stats SET {column} = {column} + 1, r_{column} = r_{column} + 1 WHERE connector_id = $1"
+        );
+        sqlx::query(&sql)
+            .bind(&connector)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub(crate) async fn finish_on(
+        &self,
+        tx: &mut AnyConnection,
+        id: &ExecutionId,
+        status: EventStatus,
+        error: Option<&str>,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: Option<(&JobId, &str)>,
+    ) -> StoreResult<bool> {
+        let column = match status {
+            EventStatus::Succeeded => "succeeded",
+            EventStatus::Failed => "failed",
+            EventStatus::Filtered => "filtered",
+            other => return Err(StoreError::internal(format!("`{other}` does not finish an execution"))),
+        };
+        let row = sqlx::query(
+            "UPDATE executions SET status = $1, error = $2, finished_at = $3, started_at = COALESCE(started_at, $3) \
+             WHERE id = $4 AND finished_at IS NULL RETURNING connector_id, workspace_id, event_id, config_version",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(Timestamp::now().as_millis())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // Already finished (by an earlier holder of the job): its journal stays as that run left
+        // it, and only the job is left to settle.
+        if let Some(row) = row {
+            crate::journal::write_steps(&mut *tx, steps).await?;
+            self.finished_in(&mut *tx, id, status, column, error, &row).await?;
+        }
+        let held = match job {
+            Some((job, worker)) => {
+                crate::queue::settle_on(&mut *tx, job, worker, JobState::Done, None, None, false).await?
+            }
+            None => true,
+        };
+        Ok(held)
+    }
+
+    pub(crate) async fn suspend_on(
+        &self,
+        tx: &mut AnyConnection,
+        id: &ExecutionId,
+        steps: &[hookflow_engine::store::StepRecord],
+        job: (&JobId, &str),
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::journal::write_steps(&mut *tx, steps).await?;
+        set_status_in(&mut *tx, id, EventStatus::Waiting).await?;
+        let held = crate::queue::settle_on(&mut *tx, job.0, job.1, JobState::Queued, Some(at), None, false).await?;
+        Ok(held)
     }
 }
