@@ -5,12 +5,14 @@
 //! source; it knows nothing of HTTP, SQL or tokio.
 
 pub mod depth;
+mod event_type;
 pub mod id;
 pub mod retry;
 pub mod secret;
 pub mod status;
 pub mod time;
 
+pub use event_type::EventType;
 pub use id::*;
 pub use status::*;
 pub use time::Timestamp;

@@ -16,6 +16,7 @@ pub mod deliveries;
 pub mod document;
 pub mod executor;
 pub mod ingest;
+pub mod messages;
 pub mod metrics;
 pub mod outbound;
 pub mod retention;

@@ -381,16 +381,12 @@ impl<'a> Run<'a> {
                         self.flush().await?;
                         rec.duration_ms = (Timestamp::now().as_millis() - rec.started_at.as_millis()).max(0);
                         // The event and this entry commit together: emitted exactly once.
-                        self.store
-                            .emit(
-                                &self.workspace,
-                                event_type,
-                                self.connector.as_ref(),
-                                &data,
-                                None,
-                                Some(&rec),
-                            )
-                            .await?
+                        let message = crate::messages::Message {
+                            event_type: event_type.clone(),
+                            connector: self.connector.clone(),
+                            data,
+                        };
+                        self.store.emit(&self.workspace, &message, None, Some(&rec)).await?
                     }
                     Mode::Simulate => {
                         self.side_effects

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use hookflow_core::EventType;
 use hookflow_expr::{CompiledNode, Template, Templates};
 use serde_json::{Map, Value};
 
@@ -57,7 +58,7 @@ pub enum Kind {
     },
     /// `custom.<name>` to the subscriptions that want it, with a templated `data`.
     EmitEvent {
-        event_type: String,
+        event_type: EventType,
         data: crate::actions::Shape,
     },
     HttpRequest(Box<crate::actions::HttpRequest>),
@@ -202,103 +203,93 @@ fn compile_step(step: &Value, path: &str, templates: &Templates, errors: &mut Ve
     let type_name = obj.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
     let before = errors.len();
     let mut e = StepErrors { path, id: &id, errors };
-    let kind = match type_name.as_str() {
-        "filter" => compile_filter(step, templates, &mut e),
-        "paths" => compile_paths(obj, templates, &mut e),
-        "delay" => compile_delay(obj, templates, &mut e),
-        "iterator" => compile_iterator(obj, templates, &mut e),
-        "formatter" => match hookflow_format::compile(templates, step) {
-            Ok(f) => Some(Kind::Formatter(Box::new(f))),
-            Err(list) => {
-                for err in list {
-                    e.at(&err.path, err.message);
+    let kind =
+        match type_name.as_str() {
+            "filter" => compile_filter(step, templates, &mut e),
+            "paths" => compile_paths(obj, templates, &mut e),
+            "delay" => compile_delay(obj, templates, &mut e),
+            "iterator" => compile_iterator(obj, templates, &mut e),
+            "formatter" => match hookflow_format::compile(templates, step) {
+                Ok(f) => Some(Kind::Formatter(Box::new(f))),
+                Err(list) => {
+                    for err in list {
+                        e.at(&err.path, err.message);
+                    }
+                    None
                 }
-                None
+            },
+            "storage" => compile_storage(obj, templates, &mut e),
+            "upsert_contact" => match ContactSpec::compile(obj, "", COMMON_KEYS, false, templates) {
+                Ok(spec) if spec.mobile.is_some() || spec.email.is_some() || spec.unique_key.is_some() => {
+                    Some(Kind::UpsertContact(Box::new(spec)))
+                }
+                Ok(_) => {
+                    e.at(
+                        "mobile",
+                        "`upsert_contact` needs a mobile, an email or a unique_key to find the contact by",
+                    );
+                    None
+                }
+                Err(list) => {
+                    for err in list {
+                        e.at(&err.path, err.message);
+                    }
+                    None
+                }
+            },
+            "add_tag" | "remove_tag" => {
+                unknown_keys(obj, &["tags", "contact"], &mut e);
+                let tags = template(obj, "tags", templates, &mut e);
+                let contact = obj
+                    .contains_key("contact")
+                    .then(|| template(obj, "contact", templates, &mut e))
+                    .flatten();
+                tags.map(|tags| Kind::Tags {
+                    add: type_name == "add_tag",
+                    tags,
+                    contact,
+                })
             }
-        },
-        "storage" => compile_storage(obj, templates, &mut e),
-        "upsert_contact" => match ContactSpec::compile(obj, "", COMMON_KEYS, false, templates) {
-            Ok(spec) if spec.mobile.is_some() || spec.email.is_some() || spec.unique_key.is_some() => {
-                Some(Kind::UpsertContact(Box::new(spec)))
+            "emit_event" => {
+                unknown_keys(obj, &["event_type", "data"], &mut e);
+                let name = obj.get("event_type").and_then(Value::as_str).unwrap_or("");
+                let event_type = EventType::custom(name)
+                    .map_err(|reason| e.at("event_type", reason))
+                    .ok();
+                let data = crate::actions::Shape::compile(
+                    obj.get("data").unwrap_or(&Value::Null),
+                    &format!("{path}.data"),
+                    templates,
+                    e.errors,
+                );
+                event_type.map(|event_type| Kind::EmitEvent { event_type, data })
             }
-            Ok(_) => {
+            "http_request" => crate::actions::compile_http_request(obj, path, templates, e.errors)
+                .map(|a| Kind::HttpRequest(Box::new(a))),
+            "send_message" => crate::actions::compile_send_message(obj, path, templates, e.errors)
+                .map(|a| Kind::SendMessage(Box::new(a))),
+            "send_email" => {
+                crate::actions::compile_send_email(obj, path, templates, e.errors).map(|a| Kind::SendEmail(Box::new(a)))
+            }
+            "assign_owner" => {
+                unknown_keys(obj, &["owner", "contact"], &mut e);
+                let owner = template(obj, "owner", templates, &mut e);
+                let contact = obj
+                    .contains_key("contact")
+                    .then(|| template(obj, "contact", templates, &mut e))
+                    .flatten();
+                owner.map(|owner| Kind::AssignOwner { owner, contact })
+            }
+            t if NOT_YET.contains(&t) => {
                 e.at(
-                    "mobile",
-                    "`upsert_contact` needs a mobile, an email or a unique_key to find the contact by",
+                    "type",
+                    format!("the `{t}` action is not available in this version of hookflow yet"),
                 );
                 None
             }
-            Err(list) => {
-                for err in list {
-                    e.at(&err.path, err.message);
-                }
-                None
-            }
-        },
-        "add_tag" | "remove_tag" => {
-            unknown_keys(obj, &["tags", "contact"], &mut e);
-            let tags = template(obj, "tags", templates, &mut e);
-            let contact = obj
-                .contains_key("contact")
-                .then(|| template(obj, "contact", templates, &mut e))
-                .flatten();
-            tags.map(|tags| Kind::Tags {
-                add: type_name == "add_tag",
-                tags,
-                contact,
-            })
-        }
-        "emit_event" => {
-            unknown_keys(obj, &["event_type", "data"], &mut e);
-            let name = obj.get("event_type").and_then(Value::as_str).unwrap_or("").trim();
-            let event_type = if name.starts_with("custom.") {
-                name.to_owned()
-            } else {
-                format!("custom.{name}")
-            };
-            let valid = event_type.len() > "custom.".len()
-                && event_type
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
-            if !valid {
-                e.at("event_type", "a custom event type is letters, digits, `.`, `_` and `-`, like `order_paid` (sent as custom.order_paid)");
-            }
-            let data = crate::actions::Shape::compile(
-                obj.get("data").unwrap_or(&Value::Null),
-                &format!("{path}.data"),
-                templates,
-                e.errors,
-            );
-            valid.then_some(Kind::EmitEvent { event_type, data })
-        }
-        "http_request" => {
-            crate::actions::compile_http_request(obj, path, templates, e.errors).map(|a| Kind::HttpRequest(Box::new(a)))
-        }
-        "send_message" => {
-            crate::actions::compile_send_message(obj, path, templates, e.errors).map(|a| Kind::SendMessage(Box::new(a)))
-        }
-        "send_email" => {
-            crate::actions::compile_send_email(obj, path, templates, e.errors).map(|a| Kind::SendEmail(Box::new(a)))
-        }
-        "assign_owner" => {
-            unknown_keys(obj, &["owner", "contact"], &mut e);
-            let owner = template(obj, "owner", templates, &mut e);
-            let contact = obj
-                .contains_key("contact")
-                .then(|| template(obj, "contact", templates, &mut e))
-                .flatten();
-            owner.map(|owner| Kind::AssignOwner { owner, contact })
-        }
-        t if NOT_YET.contains(&t) => {
-            e.at(
-                "type",
-                format!("the `{t}` action is not available in this version of hookflow yet"),
-            );
-            None
-        }
-        // Unknown or missing types are reported by `document::split`.
-        _ => None,
-    };
+            // Unknown or missing types are reported by `document::split`.
+            _ => None,
+        };
     (errors.len() == before).then_some(())?;
     Some(Step {
         id,

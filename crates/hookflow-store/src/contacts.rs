@@ -8,7 +8,7 @@ use hookflow_engine::store::{
     AttributeDefinition, Channel, Contact, ContactChanges, ContactFilter, ContactMatch, Contacts, Member, Page,
     PageRequest, StoreResult,
 };
-use hookflow_engine::StoreError;
+use hookflow_engine::{messages, StoreError};
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -66,25 +66,14 @@ fn channel_row(store: &SqlStore, row: &AnyRow) -> StoreResult<Channel> {
     })
 }
 
-/// A contact as events carry it.
-pub(crate) fn contact_data(c: &Contact) -> Value {
-    serde_json::json!({
-        "id": c.id, "name": c.name, "mobile": c.mobile, "email": c.email, "channel": c.channel_id, "owner": c.owner_id,
-        "tags": c.tags, "attributes": c.attributes, "created_at": c.created_at.to_rfc3339(), "updated_at": c.updated_at.to_rfc3339(),
-    })
-}
-
 /// Emits `contact.created` or `contact.updated`, and `contact.tagged` when tags were added.
 async fn announce(tx: &mut AnyConnection, c: &Contact, created: bool, changes: &ContactChanges) -> StoreResult<()> {
     let subs = crate::outbox::enabled_subscriptions(tx, c.workspace_id.as_str()).await?;
     if subs.is_empty() {
         return Ok(());
     }
-    let kind = if created { "contact.created" } else { "contact.updated" };
-    crate::outbox::emit_in(tx, c.workspace_id.as_str(), &subs, kind, None, &contact_data(c)).await?;
-    if !changes.add_tags.is_empty() {
-        let data = serde_json::json!({"contact": contact_data(c), "tags_added": changes.add_tags});
-        crate::outbox::emit_in(tx, c.workspace_id.as_str(), &subs, "contact.tagged", None, &data).await?;
+    for message in messages::contact_changed(c, created, &changes.add_tags) {
+        crate::outbox::emit_in(tx, c.workspace_id.as_str(), &subs, &message).await?;
     }
     Ok(())
 }

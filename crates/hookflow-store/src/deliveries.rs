@@ -6,8 +6,7 @@ use hookflow_core::{DeliveryId, JobKind, MessageId, SubscriptionId, Timestamp, W
 use hookflow_engine::store::{
     Deliveries, Delivery, DeliveryAttempt, DeliveryResult, DeliveryWork, Page, PageRequest, StoreResult,
 };
-use hookflow_engine::StoreError;
-use serde_json::json;
+use hookflow_engine::{messages, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -176,9 +175,9 @@ impl Deliveries for SqlStore {
                     .await
                     .map_err(db_error)?;
                     let subs = enabled_subscriptions(&mut tx, &ws).await?;
-                    let data = json!({"subscription_id": sub_id, "url": col::<String>(&since, "url")?, "reason": reason,
-                        "disabled_at": now.to_rfc3339()});
-                    emit_in(&mut tx, &ws, &subs, "subscription.disabled", None, &data).await?;
+                    let url = col::<String>(&since, "url")?;
+                    let message = messages::subscription_disabled(&sub_id, &url, &reason, now);
+                    emit_in(&mut tx, &ws, &subs, &message).await?;
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKind, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::{Event, Execution, Runs, StorageOp, StoreResult};
-use hookflow_engine::StoreError;
+use hookflow_engine::{messages, StoreError};
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -13,7 +13,6 @@ use sqlx::AnyConnection;
 use crate::db::{col, db_error, json, placeholders};
 use crate::journal::{step, write_step};
 use crate::op::{Done, Op};
-use crate::outbox::execution_message;
 use crate::{Dialect, SqlStore};
 
 const EXECUTION_COLUMNS: &str =
@@ -448,24 +447,18 @@ impl SqlStore {
             col(row, "config_version")?,
         );
         let subs = crate::outbox::enabled_subscriptions(tx, &ws).await?;
-        let data = execution_message(
-            id.as_str(),
-            &event_id,
-            &connector,
+        let ended = messages::execution_ended(messages::Ended {
+            execution: id.as_str(),
+            event: &event_id,
+            connector: &connector,
             status,
             error,
-            version,
-            Timestamp::now(),
-        );
-        crate::outbox::emit_in(
-            tx,
-            &ws,
-            &subs,
-            &format!("execution.{}", status.as_str()),
-            Some(&connector),
-            &data,
-        )
-        .await?;
+            config_version: version,
+            finished_at: Timestamp::now(),
+        });
+        if let Some(message) = ended {
+            crate::outbox::emit_in(tx, &ws, &subs, &message).await?;
+        }
         set_event_status(tx, id, status).await?;
         if let Some(error) = error {
             tracing::debug!(execution_id = %id, %error, "Execution failed.");

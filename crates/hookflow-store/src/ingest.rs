@@ -10,13 +10,12 @@ use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobId, JobKi
 use hookflow_engine::store::{
     Event, Ingest, IngestTarget, NewEvent, Page, PageRequest, Stats, StoreResult, Subscription,
 };
-use hookflow_engine::StoreError;
-use serde_json::{json, Value};
+use hookflow_engine::{messages, StoreError};
+use serde_json::Value;
 use sqlx::AnyConnection;
 
 use crate::db::{col, db_error, page, to_json};
 use crate::op::Op;
-use crate::outbox::execution_message;
 use crate::rows::{EVENT_COLUMNS, STATS_COLUMNS};
 use crate::{rows, SqlStore};
 
@@ -305,42 +304,21 @@ impl SqlStore {
             }
             let subs = &subscriptions[e.workspace_id.as_str()];
             if !subs.is_empty() {
-                let (event_type, data) = match e.status {
-                    EventStatus::Rejected => (
-                        "event.rejected",
-                        json!({"event_id": e.id, "connector_id": e.connector_id,
-                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
-                        "size": e.body.len(), "error": e.error}),
-                    ),
-                    _ => (
-                        "event.received",
-                        json!({"event_id": e.id, "connector_id": e.connector_id,
-                        "received_at": e.received_at.to_rfc3339(), "method": e.method, "content_type": e.content_type,
-                        "size": e.body.len(), "execution_id": e.execution}),
-                    ),
-                };
-                crate::outbox::emit_in(
-                    &mut *tx,
-                    e.workspace_id.as_str(),
-                    subs,
-                    event_type,
-                    Some(e.connector_id.as_str()),
-                    &data,
-                )
-                .await?;
+                let ws = e.workspace_id.as_str();
+                crate::outbox::emit_in(&mut *tx, ws, subs, &messages::event_logged(e)).await?;
                 if let (true, Some(x)) = (e.nothing_to_run, &e.execution) {
-                    let status = EventStatus::Succeeded;
-                    let data = execution_message(
-                        x.as_str(),
-                        e.id.as_str(),
-                        e.connector_id.as_str(),
-                        status,
-                        None,
-                        e.config_version,
-                        e.received_at,
-                    );
-                    let (ws, connector) = (e.workspace_id.as_str(), Some(e.connector_id.as_str()));
-                    crate::outbox::emit_in(&mut *tx, ws, subs, "execution.succeeded", connector, &data).await?;
+                    let ended = messages::execution_ended(messages::Ended {
+                        execution: x.as_str(),
+                        event: e.id.as_str(),
+                        connector: e.connector_id.as_str(),
+                        status: EventStatus::Succeeded,
+                        error: None,
+                        config_version: e.config_version,
+                        finished_at: e.received_at,
+                    });
+                    if let Some(message) = ended {
+                        crate::outbox::emit_in(&mut *tx, ws, subs, &message).await?;
+                    }
                 }
             }
             let entry = counts.entry(e.connector_id.as_str()).or_default();

@@ -1,9 +1,9 @@
 //! The outbox: an event for subscribers is written as a message with one delivery and one job
 //! per subscription that wants it, in the transaction of the change that caused it.
 
-use hookflow_core::{DeliveryId, EventStatus, JobKind, MessageId, Timestamp, WorkspaceId};
+use hookflow_core::{ConnectorId, DeliveryId, JobKind, MessageId, Timestamp, WorkspaceId};
+use hookflow_engine::messages::{envelope, Message};
 use hookflow_engine::store::{StoreResult, Subscription};
-use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
 use crate::db::db_error;
@@ -17,25 +17,25 @@ pub(crate) async fn enabled_subscriptions(tx: &mut AnyConnection, ws: &str) -> S
     rows.iter().map(|row| subscription(row, None)).collect()
 }
 
-/// Emits an event to the given subscriptions that want it; see the module invariant.
+/// Writes `message` for the given subscriptions that want it; see the module invariant.
 pub(crate) async fn emit_in(
     tx: &mut AnyConnection,
     ws: &str,
     subscriptions: &[Subscription],
-    event_type: &str,
-    connector: Option<&str>,
-    data: &Value,
+    message: &Message,
 ) -> StoreResult<Option<MessageId>> {
+    let connector = message.connector.as_ref().map(ConnectorId::as_str);
+    let event_type = message.event_type.as_str();
     let wanting: Vec<&Subscription> = subscriptions
         .iter()
-        .filter(|s| s.wants(event_type, connector))
+        .filter(|s| s.wants(&message.event_type, connector))
         .collect();
     if wanting.is_empty() {
         return Ok(None);
     }
     let id = MessageId::new();
     let now = Timestamp::now();
-    let payload = json!({"type": event_type, "timestamp": now.to_rfc3339(), "data": data});
+    let payload = envelope(&message.event_type, now, &message.data);
     sqlx::query("INSERT INTO messages (id, workspace_id, event_type, connector_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id.as_str())
         .bind(ws)
@@ -73,18 +73,4 @@ pub(crate) async fn emit_in(
         .await?;
     }
     Ok(Some(id))
-}
-
-/// The data of an `execution.*` message.
-pub(crate) fn execution_message(
-    execution: &str,
-    event: &str,
-    connector: &str,
-    status: EventStatus,
-    error: Option<&str>,
-    version: i64,
-    finished_at: Timestamp,
-) -> Value {
-    json!({"execution_id": execution, "event_id": event, "connector_id": connector, "status": status.as_str(),
-        "error": error, "config_version": version, "finished_at": finished_at.to_rfc3339()})
 }

@@ -5,7 +5,8 @@
 //! it; nothing is emitted for a change that rolls back.
 
 use async_trait::async_trait;
-use hookflow_core::{ConnectorId, MessageId, SubscriptionId, Timestamp, WorkspaceId};
+use hookflow_core::{MessageId, SubscriptionId, Timestamp, WorkspaceId};
+use hookflow_engine::messages::Message;
 use hookflow_engine::store::{StepRecord, StoreResult, Subscription, SubscriptionChanges, Subscriptions};
 use serde_json::{json, Value};
 
@@ -161,9 +162,7 @@ impl Subscriptions for SqlStore {
     async fn emit(
         &self,
         ws: &WorkspaceId,
-        event_type: &str,
-        connector: Option<&ConnectorId>,
-        data: &Value,
+        message: &Message,
         only: Option<&SubscriptionId>,
         journal: Option<&StepRecord>,
     ) -> StoreResult<Option<MessageId>> {
@@ -177,18 +176,10 @@ impl Subscriptions for SqlStore {
                 s.connector_ids.clear();
             }
         }
-        let id = emit_in(
-            &mut tx,
-            ws.as_str(),
-            &subs,
-            event_type,
-            connector.map(ConnectorId::as_str),
-            data,
-        )
-        .await?;
+        let id = emit_in(&mut tx, ws.as_str(), &subs, message).await?;
         if let Some(record) = journal {
             let mut record = record.clone();
-            record.output = json!({"message_id": id, "type": event_type});
+            record.output = json!({"message_id": id, "type": message.event_type});
             crate::journal::write_step(&mut tx, &record).await?;
         }
         tx.commit().await.map_err(db_error)?;

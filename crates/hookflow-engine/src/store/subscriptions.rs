@@ -1,8 +1,10 @@
 //! Outbound webhook subscriptions, and emitting the events they receive.
 
 use async_trait::async_trait;
-use hookflow_core::{ConnectorId, MessageId, SubscriptionId, Timestamp, WorkspaceId};
+use hookflow_core::{EventType, MessageId, SubscriptionId, Timestamp, WorkspaceId};
 use serde_json::Value;
+
+use crate::messages::Message;
 
 use super::{StepRecord, StoreResult};
 
@@ -35,16 +37,8 @@ pub struct Subscription {
 
 impl Subscription {
     /// True when the subscription wants events of this type from this connector.
-    pub fn wants(&self, event_type: &str, connector: Option<&str>) -> bool {
-        let type_ok = self.event_types.iter().any(|p| {
-            p == "*"
-                || p == event_type
-                || p.strip_suffix(".*").is_some_and(|prefix| {
-                    event_type
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('.'))
-                })
-        });
+    pub fn wants(&self, event_type: &EventType, connector: Option<&str>) -> bool {
+        let type_ok = self.event_types.iter().any(|p| event_type.matches(p));
         let connector_ok =
             self.connector_ids.is_empty() || connector.is_some_and(|c| self.connector_ids.iter().any(|id| id == c));
         type_ok && connector_ok
@@ -84,15 +78,13 @@ pub trait Subscriptions: Send + Sync + 'static {
         keep_old_until: Timestamp,
     ) -> StoreResult<Option<Subscription>>;
     async fn delete_subscription(&self, ws: &WorkspaceId, id: &SubscriptionId) -> StoreResult<bool>;
-    /// Writes an event for the subscriptions that want it (only `only` when
-    /// given), with their deliveries and jobs, and `journal` when given, in one
-    /// transaction. Answers the message id, or `None` when no subscription wants it.
+    /// Writes `message` for the subscriptions that want it (only `only` when given), with their
+    /// deliveries and jobs, and `journal` when given, in one transaction. Answers the message id,
+    /// or `None` when no subscription wants it.
     async fn emit(
         &self,
         ws: &WorkspaceId,
-        event_type: &str,
-        connector: Option<&ConnectorId>,
-        data: &Value,
+        message: &Message,
         only: Option<&SubscriptionId>,
         journal: Option<&StepRecord>,
     ) -> StoreResult<Option<MessageId>>;

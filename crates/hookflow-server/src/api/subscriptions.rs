@@ -2,8 +2,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookflow_core::{DeliveryId, SubscriptionId, Timestamp};
+use hookflow_core::{DeliveryId, EventType, SubscriptionId, Timestamp};
 use hookflow_engine::document::FieldError;
+use hookflow_engine::messages;
 use hookflow_engine::store::{Delivery, DeliveryAttempt, Subscription, SubscriptionChanges};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -39,85 +40,40 @@ fn catalog() -> Vec<EventTypeOut> {
     with_execution["execution_id"] = json!("exe_01M80NDJ3CVVPX9KYWGSQ72QQT");
     let mut rejected = event.clone();
     rejected["error"] = json!("invalid JSON at line 1, column 9: EOF while parsing a value");
-    let list: Vec<(&str, &str, Value)> = vec![
-        (
-            "event.received",
-            "A connector received an event and queued its execution.",
-            with_execution,
+    let example = |t: &EventType| match t {
+        EventType::EventReceived => with_execution.clone(),
+        EventType::EventRejected => rejected.clone(),
+        EventType::ExecutionSucceeded => execution("succeeded", Value::Null),
+        EventType::ExecutionFailed => execution(
+            "failed",
+            json!("step `crm`: gave up after 5 attempts: 503 Service Unavailable from the peer"),
         ),
-        (
-            "event.rejected",
-            "A connector received a request it could not understand; it is logged as rejected.",
-            rejected,
-        ),
-        (
-            "execution.succeeded",
-            "Every step of an execution finished.",
-            execution("succeeded", Value::Null),
-        ),
-        (
-            "execution.failed",
-            "An execution failed; `error` says which step and why.",
-            execution(
-                "failed",
-                json!("step `crm`: gave up after 5 attempts: 503 Service Unavailable from the peer"),
-            ),
-        ),
-        (
-            "execution.filtered",
-            "A filter ended an execution.",
-            execution("filtered", Value::Null),
-        ),
-        (
-            "contact.created",
-            "A contact was added (by the API, a field mapping or a step).",
-            contact.clone(),
-        ),
-        ("contact.updated", "A contact was changed.", contact.clone()),
-        (
-            "contact.tagged",
-            "Tags were added to a contact.",
-            json!({"contact": contact, "tags_added": ["vip"]}),
-        ),
-        (
-            "subscription.disabled",
-            "A subscription was turned off: it answered 410 Gone, or failed for too long.",
+        EventType::ExecutionFiltered => execution("filtered", Value::Null),
+        EventType::ContactCreated | EventType::ContactUpdated => contact.clone(),
+        EventType::ContactTagged => json!({"contact": contact, "tags_added": ["vip"]}),
+        EventType::SubscriptionDisabled => {
             json!({"subscription_id": "sub_01M80NDJ3CVVPX9KYWGSQ72QQT", "url": "https://crm.example/hooks/hookflow",
-                   "reason": "the endpoint answered 410 Gone", "disabled_at": "2026-11-22T10:00:00.000Z"}),
-        ),
-        (
-            "custom.*",
-            "Emitted by an `emit_event` step: `custom.<event_type>` with the step's templated `data`.",
-            json!({"order_id": 1001, "total": 250}),
-        ),
-    ];
-    list.into_iter()
-        .map(|(name, description, data)| EventTypeOut {
-            name: name.into(),
-            description: description.into(),
-            example: json!({"type": name, "timestamp": "2026-11-22T10:00:01.300Z", "data": data}),
+                   "reason": "the endpoint answered 410 Gone", "disabled_at": "2026-11-22T10:00:00.000Z"})
+        }
+        EventType::SubscriptionTest => {
+            json!({"subscription_id": "sub_01M80NDJ3CVVPX9KYWGSQ72QQT", "message": "This is a test event from hookflow."})
+        }
+        EventType::Custom(_) => json!({"order_id": 1001, "total": 250}),
+    };
+    let custom = EventType::Custom(EventType::ANY_CUSTOM.to_owned());
+    EventType::SUBSCRIBABLE
+        .iter()
+        .chain([&custom])
+        .map(|t| EventTypeOut {
+            name: t.as_str().into(),
+            description: t.description().into(),
+            example: json!({"type": t.as_str(), "timestamp": "2026-11-22T10:00:01.300Z", "data": example(t)}),
         })
         .collect()
 }
 
 fn known_type(pattern: &str) -> bool {
-    let names = [
-        "event.received",
-        "event.rejected",
-        "execution.succeeded",
-        "execution.failed",
-        "execution.filtered",
-        "contact.created",
-        "contact.updated",
-        "contact.tagged",
-        "subscription.disabled",
-    ];
-    pattern == "*"
-        || names.contains(&pattern)
-        || pattern
-            .strip_suffix(".*")
-            .is_some_and(|p| ["event", "execution", "contact", "subscription", "custom"].contains(&p))
-        || pattern.strip_prefix("custom.").is_some_and(|n| !n.is_empty())
+    EventType::is_known_pattern(pattern)
 }
 
 /// The types of event hookflow emits, each with an example body.
@@ -418,10 +374,9 @@ pub async fn test(
             "the subscription is turned off; turn it on to test it".into(),
         ));
     }
-    let data = json!({"subscription_id": sub.id, "message": "This is a test event from hookflow."});
     let message = state
         .store
-        .emit(&ws, "subscription.test", None, &data, Some(&sub.id), None)
+        .emit(&ws, &messages::subscription_test(&sub.id), Some(&sub.id), None)
         .await?;
     state.wake.notify_waiters();
     Ok((
