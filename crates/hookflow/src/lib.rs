@@ -15,6 +15,7 @@ use hookflow_core::{secret, TokenId, WorkspaceId};
 use hookflow_engine::deliveries::DeliveryHandler;
 use hookflow_engine::executor::ExecutionHandler;
 use hookflow_engine::ingest::IngestQueue;
+use hookflow_engine::intake::Intake;
 use hookflow_engine::store::NewWorkspace;
 use hookflow_engine::worker::{self, WorkerConfig};
 use hookflow_engine::Store;
@@ -240,7 +241,7 @@ pub async fn run(
     hookflow_engine::executor::hand_off_long_renders();
     let state = AppState {
         store: dyn_store.clone(),
-        ingest,
+        intake: Arc::new(Intake::new(ingest, templates.clone(), metrics.clone())),
         templates: templates.clone(),
         config: Arc::new(ServerConfig {
             public_url: public_url.clone(),
@@ -249,8 +250,6 @@ pub async fn run(
         wake: wake.clone(),
         rotation_overlap: config.delivery.rotation_overlap,
         metrics: metrics.clone(),
-        limiter: Arc::default(),
-        parser: Arc::default(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = || {
