@@ -367,8 +367,17 @@ pub async fn run(
         )));
     }
 
-    tracing::info!(%address, database = %describe(&config.backend), role = ?config.role, "Listening.");
-    println!("hookflow listening on http://{address} (connector URLs start with {public_url}/hooks/)");
+    // Stdout carries only data: the address is announced in the log, under a target of its own
+    // so that a filter can keep this one line (`warn,hookflow::listening=info`).
+    tracing::info!(
+        target: "hookflow::listening",
+        url = %format_args!("http://{address}"),
+        %address,
+        public_url = %format_args!("{public_url}/hooks/"),
+        database = %describe(&config.backend),
+        role = ?config.role,
+        "Listening."
+    );
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
