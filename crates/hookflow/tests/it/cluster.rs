@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::peer::{connections_accepted, Conn, Peer, Reply};
-use crate::process::{cli_workspace, cli_workspace_at, serve_at, Log};
+use crate::spawn::{cli_workspace, cli_workspace_at, serve_at, Log};
 
 /// Short leases, so a killed node's jobs are resumed within seconds.
 const LEASE: &str = "3s";

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
-use crate::process::{spawn_serve, Log, BIN};
+use crate::spawn::{spawn_serve, Log, BIN};
 use crate::utils::TestServer;
 
 /// A server on SQLite with these HTTP limits.
