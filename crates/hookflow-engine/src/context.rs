@@ -3,6 +3,8 @@
 use hookflow_core::Timestamp;
 use serde_json::{json, Map, Value};
 
+use crate::intake::Parsed;
+
 /// Headers as an object: lower-case names, repeated names joined with `, `.
 pub fn headers_object(headers: &[(String, String)]) -> Value {
     let mut out = Map::new();
@@ -26,17 +28,17 @@ pub fn event_value(
     method: &str,
     received_at: Timestamp,
     headers: &[(String, String)],
-    parsed: &Value,
+    parsed: &Parsed,
 ) -> Value {
     json!({
         "id": id,
         "method": method,
         "received_at": received_at.to_rfc3339(),
         "headers": headers_object(headers),
-        "custom_variables": parsed.get("custom_variables").cloned().unwrap_or_else(|| json!({})),
-        "body": parsed.get("body").cloned().unwrap_or(Value::Null),
-        "files": parsed.get("files").cloned().unwrap_or_else(|| json!([])),
-        "kind": parsed.get("kind").cloned().unwrap_or(Value::Null),
+        "custom_variables": parsed.custom_variables,
+        "body": parsed.body,
+        "files": parsed.files,
+        "kind": parsed.kind,
     })
 }
 

@@ -2,8 +2,8 @@
 //! last step finishing.
 //!
 //! It defines the [`Store`] trait it needs (implemented by `hookflow-store`),
-//! the ingest group-commit batcher ([`ingest::IngestQueue`]) and the worker
-//! loop that claims jobs ([`worker`]).
+//! what a received request becomes ([`intake::Intake`]), the ingest group-commit
+//! batcher ([`ingest::IngestQueue`]) and the worker loop that claims jobs ([`worker`]).
 //!
 //! Invariant: the engine never speaks SQL or HTTP; every durable change goes
 //! through [`Store`].
@@ -16,6 +16,7 @@ pub mod deliveries;
 pub mod document;
 pub mod executor;
 pub mod ingest;
+pub mod intake;
 pub mod messages;
 pub mod metrics;
 pub mod outbound;

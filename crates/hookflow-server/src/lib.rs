@@ -18,7 +18,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{any, get};
 use axum::Router;
-use hookflow_engine::ingest::IngestQueue;
+use hookflow_engine::intake::Intake;
 use hookflow_engine::Store;
 use hookflow_expr::Templates;
 use tower_http::trace::TraceLayer;
@@ -39,7 +39,8 @@ pub struct ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub ingest: IngestQueue,
+    /// What received requests become: parsing, rate limits, the event and its answer.
+    pub intake: Arc<Intake>,
     pub templates: Arc<Templates>,
     pub config: Arc<ServerConfig>,
     /// Wakes this node's workers when work was queued outside the ingest path (a replay).
@@ -48,10 +49,6 @@ pub struct AppState {
     pub rotation_overlap: std::time::Duration,
     /// Counters shown at `/metrics`.
     pub metrics: Arc<hookflow_engine::metrics::Metrics>,
-    /// Per-connector rate limits of this node.
-    pub limiter: Arc<ingest::RateLimiter>,
-    /// Parses ingest bodies, the large ones off the async workers.
-    pub parser: Arc<ingest::BodyParser>,
 }
 
 /// The whole HTTP application.

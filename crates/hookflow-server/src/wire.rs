@@ -157,7 +157,7 @@ pub struct EventOut {
     #[schema(value_type = Object)]
     pub headers: Value,
     #[schema(value_type = Object)]
-    pub custom_variables: Value,
+    pub custom_variables: serde_json::Map<String, Value>,
     /// `empty`, `json`, `form`, `multipart`, `xml`, `text`, `email` or `binary`.
     pub kind: Option<String>,
     /// The body as understood (null when rejected, or when it cannot be read back).
@@ -168,7 +168,7 @@ pub struct EventOut {
     pub body_error: Option<String>,
     /// Files of a multipart body or attachments of an email.
     #[schema(value_type = Vec<Object>)]
-    pub files: Value,
+    pub files: Vec<hookflow_engine::intake::FileMeta>,
     /// The raw body as text, when it is valid UTF-8.
     pub raw_body: Option<String>,
     /// The raw body, base64 (standard alphabet).
@@ -188,15 +188,11 @@ impl From<&Event> for EventOut {
             path: e.path.clone(),
             query: e.query.clone(),
             headers: masked_headers(&e.headers),
-            custom_variables: e
-                .parsed
-                .get("custom_variables")
-                .cloned()
-                .unwrap_or_else(|| serde_json::json!({})),
-            kind: e.parsed.get("kind").and_then(Value::as_str).map(str::to_owned),
-            body: e.parsed.get("body").cloned().unwrap_or(Value::Null),
+            custom_variables: e.parsed.custom_variables.clone(),
+            kind: e.parsed.kind.map(|k| k.as_str().to_owned()),
+            body: e.parsed.body.clone(),
             body_error: e.parsed_error.clone(),
-            files: e.parsed.get("files").cloned().unwrap_or_else(|| serde_json::json!([])),
+            files: e.parsed.files.clone(),
             raw_body: String::from_utf8(e.body.clone()).ok(),
             raw_body_base64: base64::engine::general_purpose::STANDARD.encode(&e.body),
             config_version: e.config_version,

@@ -11,7 +11,6 @@ use hookflow_engine::store::{
     Event, Ingest, IngestTarget, NewEvent, Page, PageRequest, Stats, StoreResult, Subscription,
 };
 use hookflow_engine::{messages, StoreError};
-use serde_json::Value;
 use sqlx::AnyConnection;
 
 use crate::db::{col, db_error, page, to_json};
@@ -191,7 +190,7 @@ impl SqlStore {
         let mut parsed = Vec::with_capacity(events.len());
         for e in events {
             headers.push(serde_json::to_string(&e.headers).map_err(|e| StoreError::internal(e.to_string()))?);
-            parsed.push(to_json(&e.parsed));
+            parsed.push(serde_json::to_string(&e.parsed).map_err(|e| StoreError::internal(e.to_string()))?);
         }
         let event_rows: Vec<Vec<Val>> = events
             .iter()
@@ -291,8 +290,11 @@ impl SqlStore {
                     "UPDATE connectors SET structure = $1, sample_custom_variables = $2 \
                      WHERE id = $3 AND structure IS NULL",
                 )
-                .bind(to_json(e.parsed.get("body").unwrap_or(&Value::Null)))
-                .bind(to_json(e.parsed.get("custom_variables").unwrap_or(&Value::Null)))
+                .bind(to_json(&e.parsed.body))
+                .bind(
+                    serde_json::to_string(&e.parsed.custom_variables)
+                        .map_err(|e| StoreError::internal(e.to_string()))?,
+                )
                 .bind(e.connector_id.as_str())
                 .execute(&mut *tx)
                 .await

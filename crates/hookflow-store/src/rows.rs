@@ -1,6 +1,7 @@
 //! Turning rows into records.
 
 use hookflow_core::{ConnectorId, EventId, ExecutionId, JobId, SubscriptionId, Timestamp, WorkspaceId};
+use hookflow_engine::intake::Parsed;
 use hookflow_engine::store::{Connector, Counts, Event, Job, JobRow, Stats, StoreResult, Subscription, Version};
 use hookflow_engine::StoreError;
 use serde_json::{Map, Value};
@@ -73,7 +74,8 @@ pub fn event_prefixed(row: &AnyRow, prefix: &str) -> R<Event> {
     // that lists the event and every run that loads it.
     let (parsed, parsed_error) = match json(&col::<String>(row, &name("parsed"))?, "body") {
         Ok(parsed) => (parsed, None),
-        Err(e) => (unreadable_parsed(), Some(e.to_string())),
+        // What stands for it: the shape of a rejected event's.
+        Err(e) => (Parsed::default(), Some(e.to_string())),
     };
     Ok(Event {
         id: EventId::from_trusted(col(row, &name("id"))?),
@@ -93,11 +95,6 @@ pub fn event_prefixed(row: &AnyRow, prefix: &str) -> R<Event> {
         error: col(row, &name("error"))?,
         execution_id: col::<Option<String>>(row, &name("execution_id"))?.map(ExecutionId::from_trusted),
     })
-}
-
-/// What stands for a `parsed` value that cannot be read: the shape of a rejected event's.
-fn unreadable_parsed() -> Value {
-    serde_json::json!({"kind": null, "body": null, "custom_variables": {}, "files": []})
 }
 
 pub const STATS_COLUMNS: &str = "received, succeeded, failed, filtered, rejected, \

@@ -15,6 +15,7 @@ use hookflow_core::{secret, TokenId, WorkspaceId};
 use hookflow_engine::deliveries::DeliveryHandler;
 use hookflow_engine::executor::ExecutionHandler;
 use hookflow_engine::ingest::IngestQueue;
+use hookflow_engine::intake::Intake;
 use hookflow_engine::store::NewWorkspace;
 use hookflow_engine::worker::{self, WorkerConfig};
 use hookflow_engine::Store;
@@ -78,23 +79,77 @@ pub struct Config {
     pub http: hookflow_server::serve::Limits,
 }
 
+/// The defaults of `hookflow serve`'s flags, written as the flags take them (and as `--help` and
+/// the README show them). [`Config::new`] is these, parsed: they are written nowhere else.
+pub mod defaults {
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub const DATABASE: &str = "sqlite:hookflow.db";
+    pub const MAX_BODY: &str = "10MiB";
+    pub const WORKERS: usize = 64;
+    pub const SHUTDOWN_GRACE: &str = "10s";
+    pub const LEASE: &str = "30s";
+    pub const ALLOW_NETWORKS: &str = "";
+    pub const DELIVERY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+    pub const DELIVERY_TIMEOUT: &str = "15s";
+    pub const DELIVERY_DISABLE_AFTER: &str = "5d";
+    pub const RETENTION: &str = "30d";
+    pub const ROLE: &str = "all";
+    pub const HEADER_TIMEOUT: &str = "10s";
+    pub const BODY_TIMEOUT: &str = "30s";
+    pub const KEEP_ALIVE: &str = "60s";
+    pub const MAX_CONNECTIONS: usize = 10_000;
+}
+
+/// `--delivery-schedule`: durations, comma-separated; empty entries are skipped.
+pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(hookflow_core::retry::parse_duration)
+        .collect()
+}
+
+/// `--retention`: a duration, or `off` (also `never`) to keep everything.
+pub fn parse_retention(text: &str) -> Result<Option<Duration>, String> {
+    match text {
+        "off" | "never" => Ok(None),
+        text => hookflow_core::retry::parse_duration(text).map(Some),
+    }
+}
+
 impl Config {
+    /// What `hookflow serve` runs with on `backend` when no flag is given ([`defaults`]), with 16
+    /// delivery workers (the command line runs as many as `--workers`).
+    ///
+    /// Panics if a default does not parse, which is a broken invariant (a unit test parses them).
     pub fn new(backend: Backend) -> Self {
+        use hookflow_core::retry::{parse_duration, parse_size};
+        const PARSE: &str = "invariant: the defaults parse";
+        let duration = |text| parse_duration(text).expect(PARSE);
         Self {
             backend,
             public_url: None,
-            max_body: 10 * 1024 * 1024,
-            workers: 64,
-            grace: Duration::from_secs(10),
-            lease: Duration::from_secs(30),
-            allow_networks: hookflow_delivery::Guard::new(Vec::new()),
-            delivery: hookflow_engine::deliveries::DeliverySettings::default(),
+            max_body: parse_size(defaults::MAX_BODY).expect(PARSE),
+            workers: defaults::WORKERS,
+            grace: duration(defaults::SHUTDOWN_GRACE),
+            lease: duration(defaults::LEASE),
+            allow_networks: hookflow_delivery::Guard::parse(defaults::ALLOW_NETWORKS).expect(PARSE),
+            delivery: hookflow_engine::deliveries::DeliverySettings {
+                schedule: parse_schedule(defaults::DELIVERY_SCHEDULE).expect(PARSE),
+                timeout: duration(defaults::DELIVERY_TIMEOUT),
+                disable_after: duration(defaults::DELIVERY_DISABLE_AFTER),
+                ..Default::default()
+            },
             delivery_workers: 16,
-            role: Role::All,
-            retention: Some(Duration::from_secs(30 * 86_400)),
+            role: defaults::ROLE.parse().expect(PARSE),
+            retention: parse_retention(defaults::RETENTION).expect(PARSE),
             retention_every: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
-            http: hookflow_server::serve::Limits::default(),
+            http: hookflow_server::serve::Limits {
+                header_timeout: duration(defaults::HEADER_TIMEOUT),
+                body_timeout: duration(defaults::BODY_TIMEOUT),
+                keep_alive: duration(defaults::KEEP_ALIVE),
+                max_connections: defaults::MAX_CONNECTIONS,
+            },
         }
     }
 }
@@ -240,7 +295,7 @@ pub async fn run(
     hookflow_engine::executor::hand_off_long_renders();
     let state = AppState {
         store: dyn_store.clone(),
-        ingest,
+        intake: Arc::new(Intake::new(ingest, templates.clone(), metrics.clone())),
         templates: templates.clone(),
         config: Arc::new(ServerConfig {
             public_url: public_url.clone(),
@@ -249,8 +304,6 @@ pub async fn run(
         wake: wake.clone(),
         rotation_overlap: config.delivery.rotation_overlap,
         metrics: metrics.clone(),
-        limiter: Arc::default(),
-        parser: Arc::default(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = || {
@@ -314,8 +367,17 @@ pub async fn run(
         )));
     }
 
-    tracing::info!(%address, database = %describe(&config.backend), role = ?config.role, "Listening.");
-    println!("hookflow listening on http://{address} (connector URLs start with {public_url}/hooks/)");
+    // Stdout carries only data: the address is announced in the log, under a target of its own
+    // so that a filter can keep this one line (`warn,hookflow::listening=info`).
+    tracing::info!(
+        target: "hookflow::listening",
+        url = %format_args!("http://{address}"),
+        %address,
+        public_url = %format_args!("{public_url}/hooks/"),
+        database = %describe(&config.backend),
+        role = ?config.role,
+        "Listening."
+    );
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -382,7 +444,30 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::connection_cap;
+    use std::time::Duration;
+
+    use super::{connection_cap, Config, Role};
+
+    /// The defaults parse, into the values the libraries' own defaults have.
+    #[test]
+    fn the_defaults_parse() {
+        let config = Config::new(hookflow_store::Backend::Sqlite("hookflow.db".into()));
+        assert_eq!(config.max_body, 10 * 1024 * 1024);
+        assert_eq!((config.workers, config.delivery_workers), (64, 16));
+        assert_eq!(
+            (config.grace, config.lease),
+            (Duration::from_secs(10), Duration::from_secs(30))
+        );
+        assert_eq!(config.role, Role::All);
+        assert_eq!(config.retention, Some(Duration::from_secs(30 * 86_400)));
+        // Neither type compares; their Debug shows every field.
+        let delivery = hookflow_engine::deliveries::DeliverySettings::default();
+        assert_eq!(format!("{:?}", config.delivery), format!("{delivery:?}"));
+        let http = hookflow_server::serve::Limits::default();
+        assert_eq!(format!("{:?}", config.http), format!("{http:?}"));
+        assert!(super::defaults::DATABASE.parse::<hookflow_store::Backend>().is_ok());
+        assert!(super::defaults::LISTEN.parse::<std::net::SocketAddr>().is_ok());
+    }
 
     #[test]
     fn the_open_file_limit_bounds_the_connection_cap() {

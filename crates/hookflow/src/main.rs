@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hookflow::Config;
+use hookflow::{defaults, Config};
 use hookflow_store::Backend;
 
 /// mimalloc instead of glibc's malloc: a profile of the engine under load spent about an eighth of
@@ -46,14 +46,14 @@ enum WorkspaceCommand {
 #[derive(clap::Args)]
 struct DatabaseArg {
     /// `sqlite:PATH` or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "HOOKFLOW_DATABASE_URL", default_value = "sqlite:hookflow.db")]
+    #[arg(long, env = "HOOKFLOW_DATABASE_URL", default_value = defaults::DATABASE)]
     database: String,
 }
 
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "HOOKFLOW_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "HOOKFLOW_LISTEN", default_value = defaults::LISTEN)]
     listen: String,
     #[command(flatten)]
     db: DatabaseArg,
@@ -61,51 +61,51 @@ struct ServeArgs {
     #[arg(long, env = "HOOKFLOW_PUBLIC_URL")]
     public_url: Option<String>,
     /// Largest accepted request body, e.g. `10MiB`.
-    #[arg(long, env = "HOOKFLOW_MAX_BODY", default_value = "10MiB")]
+    #[arg(long, env = "HOOKFLOW_MAX_BODY", default_value = defaults::MAX_BODY)]
     max_body: String,
     /// Concurrent executions on this node (most of an execution is waiting on a peer or the database).
-    #[arg(long, env = "HOOKFLOW_WORKERS", default_value_t = 64)]
+    #[arg(long, env = "HOOKFLOW_WORKERS", default_value_t = defaults::WORKERS)]
     workers: usize,
     /// How long shutdown waits for running executions before handing them back, e.g. `10s`.
-    #[arg(long, env = "HOOKFLOW_SHUTDOWN_GRACE", default_value = "10s")]
+    #[arg(long, env = "HOOKFLOW_SHUTDOWN_GRACE", default_value = defaults::SHUTDOWN_GRACE)]
     shutdown_grace: String,
     /// How long a claimed job stays this node's without a heartbeat (heartbeats run every third of
     /// it); a killed node's jobs are resumed elsewhere after it, e.g. `30s`. At least `1s`.
-    #[arg(long, env = "HOOKFLOW_LEASE", default_value = "30s")]
+    #[arg(long, env = "HOOKFLOW_LEASE", default_value = defaults::LEASE)]
     lease: String,
     /// Networks outbound calls may reach despite the private-address guard, comma-separated CIDRs.
-    #[arg(long, env = "HOOKFLOW_ALLOW_NETWORKS", default_value = "")]
+    #[arg(long, env = "HOOKFLOW_ALLOW_NETWORKS", default_value = defaults::ALLOW_NETWORKS)]
     allow_networks: String,
     /// Retry delays of subscription deliveries, comma-separated (each ±20 % jitter).
-    #[arg(long, env = "HOOKFLOW_DELIVERY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h")]
+    #[arg(long, env = "HOOKFLOW_DELIVERY_SCHEDULE", default_value = defaults::DELIVERY_SCHEDULE)]
     delivery_schedule: String,
     /// Timeout of one delivery attempt.
-    #[arg(long, env = "HOOKFLOW_DELIVERY_TIMEOUT", default_value = "15s")]
+    #[arg(long, env = "HOOKFLOW_DELIVERY_TIMEOUT", default_value = defaults::DELIVERY_TIMEOUT)]
     delivery_timeout: String,
     /// A subscription whose deliveries all failed for this long is disabled.
-    #[arg(long, env = "HOOKFLOW_DELIVERY_DISABLE_AFTER", default_value = "5d")]
+    #[arg(long, env = "HOOKFLOW_DELIVERY_DISABLE_AFTER", default_value = defaults::DELIVERY_DISABLE_AFTER)]
     delivery_disable_after: String,
     /// How long events, journals and deliveries are kept (`30d`), or `off`.
-    #[arg(long, env = "HOOKFLOW_RETENTION", default_value = "30d")]
+    #[arg(long, env = "HOOKFLOW_RETENTION", default_value = defaults::RETENTION)]
     retention: String,
     /// What this node does: `all` (ingest, API and workers), `ingest` (no workers) or `worker`
     /// (workers; HTTP only for /healthz, /readyz and /metrics).
-    #[arg(long, env = "HOOKFLOW_ROLE", default_value = "all")]
+    #[arg(long, env = "HOOKFLOW_ROLE", default_value = defaults::ROLE)]
     role: String,
     /// How long a request head may take, from its first byte (for a new connection, from the
     /// connection's start); a slower connection is closed.
-    #[arg(long, env = "HOOKFLOW_HEADER_TIMEOUT", default_value = "10s")]
+    #[arg(long, env = "HOOKFLOW_HEADER_TIMEOUT", default_value = defaults::HEADER_TIMEOUT)]
     header_timeout: String,
     /// How long a request body may take to arrive in full once it is read; a slower one is
     /// answered 408 and its connection closed.
-    #[arg(long, env = "HOOKFLOW_BODY_TIMEOUT", default_value = "30s")]
+    #[arg(long, env = "HOOKFLOW_BODY_TIMEOUT", default_value = defaults::BODY_TIMEOUT)]
     body_timeout: String,
     /// How long a connection may stay idle between two requests.
-    #[arg(long, env = "HOOKFLOW_KEEP_ALIVE", default_value = "60s")]
+    #[arg(long, env = "HOOKFLOW_KEEP_ALIVE", default_value = defaults::KEEP_ALIVE)]
     keep_alive: String,
     /// Connections open at once (never more than the open-file limit allows); over it the
     /// longest-waiting idle connection is closed, or, when every one is busy, the new one gets 503.
-    #[arg(long, env = "HOOKFLOW_MAX_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "HOOKFLOW_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS)]
     max_connections: usize,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKFLOW_LOG_JSON")]
@@ -150,12 +150,9 @@ impl ServeArgs {
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("bad --{flag}"))
         };
-        let schedule = self
-            .delivery_schedule
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(|d| duration("delivery-schedule", d))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let schedule = hookflow::parse_schedule(&self.delivery_schedule)
+            .map_err(anyhow::Error::msg)
+            .context("bad --delivery-schedule")?;
         let delivery = hookflow_engine::deliveries::DeliverySettings {
             schedule,
             timeout: duration("delivery-timeout", &self.delivery_timeout)?,
@@ -178,7 +175,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
         };
         Ok(Config {
-            backend,
+            backend: backend.clone(),
             public_url: self.public_url.clone(),
             max_body,
             workers: self.workers,
@@ -188,13 +185,11 @@ impl ServeArgs {
             delivery,
             delivery_workers: self.workers,
             role: self.role.parse().map_err(anyhow::Error::msg).context("bad --role")?,
-            retention: match self.retention.as_str() {
-                "off" | "never" => None,
-                text => Some(duration("retention", text)?),
-            },
-            retention_every: Duration::from_secs(60),
-            poll_interval: Duration::from_millis(500),
+            retention: hookflow::parse_retention(&self.retention)
+                .map_err(anyhow::Error::msg)
+                .context("bad --retention")?,
             http,
+            ..Config::new(backend)
         })
     }
 }

@@ -36,8 +36,8 @@ pub struct NewEvent {
     pub headers: Vec<(String, String)>,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
-    /// `{kind, body, custom_variables, files}` as understood; `null` when rejected.
-    pub parsed: Value,
+    /// The body as understood; a rejected one has no `kind` and a null `body`.
+    pub parsed: crate::intake::Parsed,
     /// Why the request was rejected, when it was.
     pub error: Option<String>,
     /// The execution to queue with the event; `None` for a rejected one.
@@ -67,7 +67,7 @@ pub struct Event {
     pub headers: Vec<(String, String)>,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
-    pub parsed: Value,
+    pub parsed: crate::intake::Parsed,
     /// Why `parsed` could not be read back from its row (a body accepted before payload limits,
     /// nested deeper than the reader allows, or a damaged row). `parsed` then holds a null `kind`
     /// and `body`, as a rejected event's does, and the event cannot run.

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use hookflow_core::{ConnectorId, EventId, EventSource};
 use hookflow_engine::document::{self, FieldError};
+use hookflow_engine::intake::{BodyKind, Parsed};
 use hookflow_engine::store::{Connector, ConnectorPatch, NewConnector};
 use serde_json::Value;
 
@@ -408,14 +409,11 @@ pub async fn structure_from_event(
         .filter(|e| e.connector_id == c.id);
     let event = event.ok_or_else(|| AppError::not_found("event"))?;
     super::events::readable(&event)?;
-    let Some(body) = event.parsed.get("body").filter(|b| !b.is_null()) else {
+    let body = &event.parsed.body;
+    if body.is_null() {
         return Err(AppError::bad_request("this event was rejected and has no body to map"));
-    };
-    let vars = event
-        .parsed
-        .get("custom_variables")
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({}));
+    }
+    let vars = Value::Object(event.parsed.custom_variables.clone());
     state.store.set_structure(&ws, &c.id, body, &vars).await?;
     let c = load(&state, &ws, &c.id.to_string()).await?;
     Ok(with_version(
@@ -505,13 +503,15 @@ pub async fn simulate(
                         .collect()
                 })
                 .unwrap_or_default();
-            let parsed = serde_json::json!({
-                "kind": "json",
-                "body": payload.unwrap_or_else(|| serde_json::json!({})),
-                "custom_variables": req.custom_variables.unwrap_or_else(|| serde_json::json!({})),
-                "files": [],
-            });
-            hookflow_engine::context::event_value("evt_simulated", "POST", now, &headers, &parsed)
+            let parsed = Parsed {
+                kind: Some(BodyKind::Json),
+                body: payload.unwrap_or_else(|| serde_json::json!({})),
+                ..Parsed::default()
+            };
+            let mut event = hookflow_engine::context::event_value("evt_simulated", "POST", now, &headers, &parsed);
+            // A sample's variables are taken as they were sent, an object or not.
+            event["custom_variables"] = req.custom_variables.unwrap_or_else(|| serde_json::json!({}));
+            event
         }
     };
     let outcome = hookflow_engine::executor::simulate(&*state.store, &state.templates, &ws, &document, event)

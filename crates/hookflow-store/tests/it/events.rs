@@ -290,7 +290,7 @@ async fn a_stored_body_that_cannot_be_read_back_is_marked_not_an_error() {
         let got = store.get_event(&ws, &deep.id).await.unwrap().unwrap();
         let reason = got.parsed_error.as_deref().unwrap_or_default();
         assert!(reason.contains("recursion limit exceeded"), "{db}: {reason}");
-        assert_eq!((&got.parsed["body"], &got.body), (&json!(null), &deep.body), "{db}");
+        assert_eq!((&got.parsed.body, &got.body), (&json!(null), &deep.body), "{db}");
         let (_, run) = store
             .execution_and_event(&ws, deep.execution.as_ref().unwrap())
             .await

@@ -2,6 +2,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use hookflow_core::{ConnectorId, EventId, EventSource, EventStatus, ExecutionId, Timestamp, TokenId, WorkspaceId};
+use hookflow_engine::intake::{BodyKind, Parsed};
 use hookflow_engine::store::{Connector, NewConnector, NewEvent, NewWorkspace};
 use hookflow_engine::Store;
 use hookflow_test_support::TestDatabase;
@@ -66,7 +67,12 @@ pub fn event(c: &Connector, body: serde_json::Value) -> NewEvent {
         ],
         content_type: Some("application/json".into()),
         body: body.to_string().into_bytes(),
-        parsed: json!({"kind": "json", "body": body, "custom_variables": {"a": "1"}}),
+        parsed: Parsed {
+            kind: Some(BodyKind::Json),
+            body,
+            custom_variables: [("a".to_owned(), json!("1"))].into_iter().collect(),
+            files: Vec::new(),
+        },
         error: None,
         execution: Some(ExecutionId::new()),
         capture_structure: true,

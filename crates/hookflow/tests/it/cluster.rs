@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::peer::{connections_accepted, Conn, Peer, Reply};
-use crate::process::{cli_workspace, cli_workspace_at, serve_at};
+use crate::spawn::{cli_workspace, cli_workspace_at, serve_at, Log};
 
 /// Short leases, so a killed node's jobs are resumed within seconds.
 const LEASE: &str = "3s";
@@ -53,7 +53,7 @@ impl Nodes {
         let i = self.children.len();
         let log = std::fs::File::create(self.logs.path().join(format!("node{i}.log"))).unwrap();
         let env: Vec<(&str, &str)> = env.iter().copied().chain([("NO_COLOR", "1")]).collect();
-        let (child, base) = serve_at(database, "warn", Stdio::from(log), &env).await;
+        let (child, base) = serve_at(database, "warn", Log::File(log), &env).await;
         self.children.push(child);
         self.bases.push(base);
         i

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
-use crate::process::{spawn_serve, BIN};
+use crate::spawn::{spawn_serve, Log, BIN};
 use crate::utils::TestServer;
 
 /// A server on SQLite with these HTTP limits.
@@ -218,7 +218,7 @@ async fn more_idle_connections_than_open_files_do_not_stop_healthz() {
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
         .env("RUST_LOG", "error")
         .env("HOOKFLOW_WORKERS", "4");
-    let (mut child, base) = spawn_serve(command).await;
+    let (mut child, base) = spawn_serve(command, Log::Inherit).await;
     let mut idle = Vec::new();
     for _ in 0..400 {
         idle.push(connect(&base).await);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookflow_core::{ConnectorId, EventId, EventStatus, ExecutionId, JobState, Timestamp, WorkspaceId};
+use hookflow_engine::intake::{BodyKind, Parsed};
 use hookflow_engine::store::NewEvent;
 use hookflow_test_support::TestDatabase;
 use reqwest::Method;
@@ -149,7 +150,11 @@ async fn store_unreadable_event(s: &TestServer, token: &str, connector: &Value, 
         headers: vec![("content-type".into(), "application/json".into())],
         content_type: Some("application/json".into()),
         body: body.to_string().into_bytes(),
-        parsed: json!({"kind": "json", "body": body, "custom_variables": {}, "files": []}),
+        parsed: Parsed {
+            kind: Some(BodyKind::Json),
+            body,
+            ..Parsed::default()
+        },
         error: None,
         execution: Some(ExecutionId::new()),
         nothing_to_run: false,

@@ -17,6 +17,7 @@ mod openapi;
 mod ops;
 mod peer;
 mod process;
+mod spawn;
 mod steps;
 mod subscriptions;
 mod utils;

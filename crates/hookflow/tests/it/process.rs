@@ -2,75 +2,46 @@
 //! ingests loses nothing.
 
 use hookflow_engine::store::{Ingest, Queue};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use hookflow_core::{EventId, ExecutionId};
 use hookflow_test_support::TestDatabase;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_hookflow");
-
-/// `hookflow workspace create` through the binary; answers its JSON.
-pub(crate) async fn cli_workspace(db: &TestDatabase) -> Value {
-    cli_workspace_at(&db.url).await
-}
-
-/// `cli_workspace` on a database named by its URL.
-pub(crate) async fn cli_workspace_at(database: &str) -> Value {
-    let out = Command::new(BIN)
-        .args(["workspace", "create", "acme", "--database", database])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::spawn::{cli_workspace, serve_at, Log};
 
 /// Starts `hookflow serve` on a free port; answers the child and its base URL.
 async fn serve(db: &TestDatabase) -> (Child, String) {
-    serve_with(db, "warn", Stdio::inherit(), &[]).await
+    serve_with(db, "warn", Log::Inherit, &[]).await
 }
 
 /// `serve` with a log filter, a place for its log, and more environment.
-async fn serve_with(db: &TestDatabase, log: &str, stderr: Stdio, env: &[(&str, &str)]) -> (Child, String) {
-    serve_at(&db.url, log, stderr, env).await
+async fn serve_with(db: &TestDatabase, log: &str, to: Log, env: &[(&str, &str)]) -> (Child, String) {
+    serve_at(&db.url, log, to, env).await
 }
 
-/// `serve_with` on a database named by its URL.
-pub(crate) async fn serve_at(database: &str, log: &str, stderr: Stdio, env: &[(&str, &str)]) -> (Child, String) {
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .env("RUST_LOG", log)
-        .env("HOOKFLOW_ALLOW_NETWORKS", "127.0.0.1/32")
-        .envs(env.iter().copied())
-        .stderr(stderr);
-    spawn_serve(command).await
-}
-
-/// Starts a command that runs `hookflow serve` (perhaps through a shell); answers the child and
-/// the base URL it printed.
-pub(crate) async fn spawn_serve(mut command: Command) -> (Child, String) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start hookflow serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+/// Stdout carries only data: `serve` writes nothing there, from start to shutdown.
+#[tokio::test]
+async fn serve_writes_nothing_to_stdout() {
+    let db = TestDatabase::sqlite();
+    let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
+    let (mut child, base) = serve(&db).await;
+    let client = reqwest::Client::new();
+    let connector = post_json(&client, &base, &token, "/connectors", json!({"name": "quiet"})).await;
+    post_event(&client, connector["url"].as_str().unwrap()).await;
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
         .await
-        .expect("hookflow printed its address in time")
-        .unwrap()
-        .expect("a line on stdout");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("an address")
-        .to_owned();
-    (child, url)
+        .unwrap();
+    assert!(status.success());
+    let mut stdout = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout)
+        .await
+        .unwrap();
+    assert!(child.wait().await.unwrap().success());
+    assert_eq!(stdout, "");
 }
 
 #[tokio::test]
@@ -365,7 +336,7 @@ async fn secrets_never_appear_in_responses_or_logs() {
         let log_dir = tempfile::tempdir().unwrap();
         let log_path = log_dir.path().join("hookflow.log");
         let log_file = std::fs::File::create(&log_path).unwrap();
-        let (mut child, base) = serve_with(&db, "debug", Stdio::from(log_file), &[]).await;
+        let (mut child, base) = serve_with(&db, "debug", Log::File(log_file), &[]).await;
         let client = reqwest::Client::new();
         let mut responses = String::new();
         let call = |method: reqwest::Method, path: String, body: Option<Value>| {
@@ -546,7 +517,7 @@ async fn pending_deliveries_survive_sigkill() {
             "HOOKFLOW_DELIVERY_SCHEDULE",
             "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
         )];
-        let (mut child, base) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+        let (mut child, base) = serve_with(&db, "warn", Log::Inherit, &env).await;
         let client = reqwest::Client::new();
         let mut rx = crate::peer::Peer::start(crate::peer::Reply::status(503)).await;
         let post = |path: &str, body: Value| {
@@ -584,7 +555,7 @@ async fn pending_deliveries_survive_sigkill() {
         child.wait().await.unwrap();
         rx.set_default(crate::peer::Reply::status(200));
         let switched = tokio::time::Instant::now();
-        let (mut child, _) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+        let (mut child, _) = serve_with(&db, "warn", Log::Inherit, &env).await;
         let mut delivered = std::collections::HashSet::new();
         while delivered.len() < 20 {
             let got = rx.next(40).await;
@@ -605,7 +576,7 @@ async fn json_logs_carry_request_and_execution_ids() {
     let token = cli_workspace(&db).await["token"].as_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("hookflow.log");
-    let log = Stdio::from(std::fs::File::create(&log_path).unwrap());
+    let log = Log::File(std::fs::File::create(&log_path).unwrap());
     let (mut child, base) = serve_with(&db, "debug", log, &[("HOOKFLOW_LOG_JSON", "true")]).await;
     let client = reqwest::Client::new();
     let r = client
@@ -685,7 +656,7 @@ async fn an_execution_whose_node_keeps_dying_is_failed_not_run_forever() {
         };
         let mut peer = Peer::start(hang).await;
         let env = [("HOOKFLOW_LEASE", "1s")];
-        let (mut child, base) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+        let (mut child, base) = serve_with(&db, "warn", Log::Inherit, &env).await;
         let client = reqwest::Client::new();
         let doc = json!({"steps": [{"id": "call", "type": "http_request", "method": "POST",
             "url": format!("{}/hang", peer.base), "timeout": "2m"}]});
@@ -707,7 +678,7 @@ async fn an_execution_whose_node_keeps_dying_is_failed_not_run_forever() {
             assert_eq!(call.path, "/hang", "{}: call {kill}", db.label);
             child.start_kill().unwrap();
             child.wait().await.unwrap();
-            (child, base) = serve_with(&db, "warn", Stdio::inherit(), &env).await;
+            (child, base) = serve_with(&db, "warn", Log::Inherit, &env).await;
         }
         let failed = wait_for_status(&client, &base, &token, &event, "failed", 60).await;
         let error = failed["execution"]["error"].as_str().unwrap_or_default();
