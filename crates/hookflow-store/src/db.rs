@@ -106,6 +106,18 @@ where
         .map_err(|e| StoreError::internal(format!("column {name}: {e}")))
 }
 
+/// Reads a text column that names a value of an enum (a status, a kind), naming the column in
+/// the error.
+pub(crate) fn col_parsed<T>(row: &AnyRow, name: &str) -> StoreResult<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    col::<String>(row, name)?
+        .parse()
+        .map_err(|e: T::Err| StoreError::internal(format!("column {name}: {e}")))
+}
+
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)

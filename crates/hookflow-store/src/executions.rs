@@ -10,18 +10,13 @@ use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::db::{col, db_error, json, placeholders};
+use crate::db::{col, col_parsed, db_error, json, placeholders};
 use crate::journal::{step, write_step};
 use crate::op::{Done, Op};
 use crate::{Dialect, SqlStore};
 
 const EXECUTION_COLUMNS: &str =
     "id, workspace_id, event_id, connector_id, config_version, status, error, created_at, started_at, finished_at";
-
-fn parse_status(text: &str) -> StoreResult<EventStatus> {
-    text.parse()
-        .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))
-}
 
 fn execution(row: &AnyRow) -> StoreResult<Execution> {
     Ok(Execution {
@@ -30,7 +25,7 @@ fn execution(row: &AnyRow) -> StoreResult<Execution> {
         event_id: EventId::from_trusted(col(row, "event_id")?),
         connector_id: ConnectorId::from_trusted(col(row, "connector_id")?),
         config_version: col(row, "config_version")?,
-        status: parse_status(&col::<String>(row, "status")?)?,
+        status: col_parsed(row, "status")?,
         error: col(row, "error")?,
         created_at: Timestamp::from_millis(col(row, "created_at")?),
         started_at: col::<Option<i64>>(row, "started_at")?.map(Timestamp::from_millis),
@@ -358,7 +353,7 @@ impl Runs for SqlStore {
             .await
             .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
-        if parse_status(&col::<String>(&row, "status")?)? == EventStatus::Rejected {
+        if col_parsed::<EventStatus>(&row, "status")? == EventStatus::Rejected {
             return Err(StoreError::conflict(
                 "events(status)",
                 "a rejected event has no body to run",

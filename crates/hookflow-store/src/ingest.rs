@@ -13,7 +13,7 @@ use hookflow_engine::store::{
 use hookflow_engine::{messages, StoreError};
 use sqlx::AnyConnection;
 
-use crate::db::{col, db_error, page, to_json};
+use crate::db::{col, col_parsed, db_error, page, to_json};
 use crate::op::Op;
 use crate::rows::{EVENT_COLUMNS, STATS_COLUMNS};
 use crate::{rows, SqlStore};
@@ -36,9 +36,7 @@ impl Ingest for SqlStore {
         let target = Arc::new(IngestTarget {
             connector_id: ConnectorId::from_trusted(col(&row, "id")?),
             workspace_id: WorkspaceId::from_trusted(col(&row, "workspace_id")?),
-            event_source: col::<String>(&row, "event_source")?
-                .parse()
-                .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
+            event_source: col_parsed(&row, "event_source")?,
             enabled: col::<i64>(&row, "enabled")? != 0,
             version: col(&row, "version")?,
             document: crate::db::json(&col::<String>(&row, "document")?, "document")?,

@@ -3,12 +3,11 @@
 
 use hookflow_core::{ExecutionId, Timestamp};
 use hookflow_engine::store::{StepRecord, StoreResult};
-use hookflow_engine::StoreError;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::db::{col, json, Val};
+use crate::db::{col, col_parsed, json, Val};
 
 pub(crate) fn step(row: &AnyRow) -> StoreResult<StepRecord> {
     Ok(StepRecord {
@@ -17,9 +16,7 @@ pub(crate) fn step(row: &AnyRow) -> StoreResult<StepRecord> {
         seq: col(row, "seq")?,
         step_id: col(row, "step_id")?,
         step_type: col(row, "step_type")?,
-        status: col::<String>(row, "status")?
-            .parse()
-            .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
+        status: col_parsed(row, "status")?,
         input: json(&col::<String>(row, "input")?, "step input")?,
         output: json(&col::<String>(row, "output")?, "step output")?,
         error: col(row, "error")?,

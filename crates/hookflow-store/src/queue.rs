@@ -12,10 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hookflow_core::{JobId, JobKind, JobState, Timestamp, WorkspaceId};
 use hookflow_engine::store::{Job, JobRow, Queue, StoreResult};
-use hookflow_engine::StoreError;
 use sqlx::AnyConnection;
 
-use crate::db::{col, db_error, placeholders, Val};
+use crate::db::{col, col_parsed, db_error, placeholders, Val};
 use crate::op::{Done, Op};
 use crate::rows::JOB_COLUMNS;
 use crate::{rows, Dialect, SqlStore};
@@ -413,14 +412,9 @@ impl Queue for SqlStore {
         .map_err(db_error)?;
         rows.iter()
             .map(|r| {
-                let parse = |c: &str| -> StoreResult<String> { col(r, c) };
                 Ok(hookflow_engine::store::QueueStat {
-                    kind: parse("kind")?
-                        .parse()
-                        .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
-                    state: parse("state")?
-                        .parse()
-                        .map_err(|e: hookflow_core::UnknownValue| StoreError::internal(e.to_string()))?,
+                    kind: col_parsed(r, "kind")?,
+                    state: col_parsed(r, "state")?,
                     count: col(r, "n")?,
                     oldest_run_at: col::<Option<i64>>(r, "oldest")?.map(Timestamp::from_millis),
                 })

@@ -7,20 +7,13 @@ use hookflow_engine::StoreError;
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 
-use crate::db::{col, json};
+use crate::db::{col, col_parsed, json};
 use crate::SqlStore;
 
 type R<T> = Result<T, StoreError>;
 
 fn opt_json(text: Option<String>, what: &str) -> R<Option<Value>> {
     text.map(|t| json(&t, what)).transpose()
-}
-
-fn parse<T: std::str::FromStr>(text: &str) -> R<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e: T::Err| StoreError::internal(e.to_string()))
 }
 
 pub const CONNECTOR_COLUMNS: &str = "id, workspace_id, name, description, event_source, enabled, token, version, \
@@ -32,7 +25,7 @@ pub fn connector(row: &AnyRow) -> R<Connector> {
         workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
         name: col(row, "name")?,
         description: col(row, "description")?,
-        event_source: parse(&col::<String>(row, "event_source")?)?,
+        event_source: col_parsed(row, "event_source")?,
         enabled: col::<i64>(row, "enabled")? != 0,
         token: col(row, "token")?,
         version: col(row, "version")?,
@@ -82,7 +75,7 @@ pub fn event_prefixed(row: &AnyRow, prefix: &str) -> R<Event> {
         workspace_id: WorkspaceId::from_trusted(col(row, &name("workspace_id"))?),
         connector_id: ConnectorId::from_trusted(col(row, &name("connector_id"))?),
         received_at: Timestamp::from_millis(col(row, &name("received_at"))?),
-        status: parse(&col::<String>(row, &name("status"))?)?,
+        status: col_parsed(row, &name("status"))?,
         config_version: col(row, &name("config_version"))?,
         method: col(row, &name("method"))?,
         path: col(row, &name("path"))?,
@@ -124,7 +117,7 @@ pub const JOB_COLUMNS: &str =
 pub fn job(row: &AnyRow) -> R<Job> {
     Ok(Job {
         id: JobId::from_trusted(col(row, "id")?),
-        kind: parse(&col::<String>(row, "kind")?)?,
+        kind: col_parsed(row, "kind")?,
         workspace_id: WorkspaceId::from_trusted(col(row, "workspace_id")?),
         target_id: col(row, "target_id")?,
         attempts: col(row, "attempts")?,
@@ -140,9 +133,9 @@ pub fn job(row: &AnyRow) -> R<Job> {
 pub fn job_row(row: &AnyRow) -> R<JobRow> {
     Ok(JobRow {
         id: JobId::from_trusted(col(row, "id")?),
-        kind: parse(&col::<String>(row, "kind")?)?,
+        kind: col_parsed(row, "kind")?,
         target_id: col(row, "target_id")?,
-        state: parse(&col::<String>(row, "state")?)?,
+        state: col_parsed(row, "state")?,
         attempts: col(row, "attempts")?,
         run_at: Timestamp::from_millis(col(row, "run_at")?),
         lease_owner: col(row, "lease_owner")?,
