@@ -1,13 +1,10 @@
 //! Scale-out under faults, with the `hookflow` binary as processes: three
-//! nodes on one PostgreSQL database with one of them SIGKILLed, SIGTERM under
-//! load, and the database itself stopped and started again under load.
-//! Nothing acknowledged is lost, and a step's call arrives twice only when it
-//! was in flight on a killed node.
+//! nodes on one PostgreSQL database with one of them SIGKILLed, and SIGTERM
+//! under load (the database stopped under load is `db_restart.rs`). Nothing
+//! acknowledged is lost, and a step's call arrives twice only when it was in
+//! flight on a killed node.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -19,28 +16,28 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::peer::{connections_accepted, Conn, Peer, Reply};
-use crate::spawn::{cli_workspace, cli_workspace_at, serve_at, Log};
+use crate::spawn::{cli_workspace, serve_at, Log};
 
 /// Short leases, so a killed node's jobs are resumed within seconds.
-const LEASE: &str = "3s";
+pub(crate) const LEASE: &str = "3s";
 /// `HOOKFLOW_WORKERS` of every node: at most this many calls are in flight on a killed node.
 const SLOTS: usize = 16;
 /// The environment variable naming the folder that holds `initdb` and `pg_ctl`.
-const PG_BIN_ENV: &str = "HOOKFLOW_TEST_PG_BIN";
+pub(crate) const PG_BIN_ENV: &str = "HOOKFLOW_TEST_PG_BIN";
 
 /// The tests here start several nodes each and load them; on a small machine two at once would
 /// starve each other's heartbeats. Each holds this while it runs.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `hookflow serve` processes, each logging to a file; a failing test prints the end of every log.
-struct Nodes {
-    children: Vec<Child>,
-    bases: Vec<String>,
-    logs: tempfile::TempDir,
+pub(crate) struct Nodes {
+    pub(crate) children: Vec<Child>,
+    pub(crate) bases: Vec<String>,
+    pub(crate) logs: tempfile::TempDir,
 }
 
 impl Nodes {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             children: Vec::new(),
             bases: Vec::new(),
@@ -49,7 +46,7 @@ impl Nodes {
     }
 
     /// Starts one more node; answers its index.
-    async fn start(&mut self, database: &str, env: &[(&str, &str)]) -> usize {
+    pub(crate) async fn start(&mut self, database: &str, env: &[(&str, &str)]) -> usize {
         let i = self.children.len();
         let log = std::fs::File::create(self.logs.path().join(format!("node{i}.log"))).unwrap();
         let env: Vec<(&str, &str)> = env.iter().copied().chain([("NO_COLOR", "1")]).collect();
@@ -59,15 +56,15 @@ impl Nodes {
         i
     }
 
-    fn pid(&self, i: usize) -> u32 {
+    pub(crate) fn pid(&self, i: usize) -> u32 {
         self.children[i].id().expect("the node is running")
     }
 
-    fn running(&mut self, i: usize) -> bool {
+    pub(crate) fn running(&mut self, i: usize) -> bool {
         self.children[i].try_wait().unwrap().is_none()
     }
 
-    fn log(&self, i: usize) -> String {
+    pub(crate) fn log(&self, i: usize) -> String {
         std::fs::read_to_string(self.logs.path().join(format!("node{i}.log"))).unwrap_or_default()
     }
 }
@@ -87,16 +84,16 @@ impl Drop for Nodes {
 
 /// Senders posting events round-robin to the hook URLs in rotation until told to stop or `goal`
 /// are acknowledged; a request that is not acknowledged is recorded and sent again.
-struct Load {
-    acked: Arc<Mutex<Vec<String>>>,
-    refused: Arc<Mutex<Vec<(String, String)>>>,
-    rotation: Arc<RwLock<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    senders: Vec<JoinHandle<()>>,
+pub(crate) struct Load {
+    pub(crate) acked: Arc<Mutex<Vec<String>>>,
+    pub(crate) refused: Arc<Mutex<Vec<(String, String)>>>,
+    pub(crate) rotation: Arc<RwLock<Vec<String>>>,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) senders: Vec<JoinHandle<()>>,
 }
 
 impl Load {
-    fn start(hooks: Vec<String>, senders: usize, goal: usize) -> Self {
+    pub(crate) fn start(hooks: Vec<String>, senders: usize, goal: usize) -> Self {
         let client = reqwest::Client::new();
         let load = Self {
             acked: Arc::default(),
@@ -155,12 +152,12 @@ impl Load {
         Self { senders, ..load }
     }
 
-    fn acked(&self) -> usize {
+    pub(crate) fn acked(&self) -> usize {
         self.acked.lock().unwrap().len()
     }
 
     /// Waits until `n` events are acknowledged, for at most `secs` seconds.
-    async fn until_acked(&self, n: usize, secs: u64) {
+    pub(crate) async fn until_acked(&self, n: usize, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while self.acked() < n {
             assert!(
@@ -174,12 +171,12 @@ impl Load {
     }
 
     /// Takes a hook URL out of the rotation.
-    fn remove(&self, hook: &str) {
+    pub(crate) fn remove(&self, hook: &str) {
         self.rotation.write().unwrap().retain(|h| h != hook);
     }
 
     /// Stops the senders; answers the acknowledged event ids and the refused requests.
-    async fn finish(self) -> (Vec<String>, Vec<(String, String)>) {
+    pub(crate) async fn finish(self) -> (Vec<String>, Vec<(String, String)>) {
         self.stop.store(true, Ordering::SeqCst);
         for s in self.senders {
             tokio::time::timeout(Duration::from_secs(60), s)
@@ -195,19 +192,19 @@ impl Load {
 
 /// The step calls a peer received: by idempotency key, the event named in the body and the arrivals.
 #[derive(Default)]
-struct Calls {
-    by_key: HashMap<String, (String, Vec<Arrival>)>,
+pub(crate) struct Calls {
+    pub(crate) by_key: HashMap<String, (String, Vec<Arrival>)>,
 }
 
 /// One arrival of a call at the peer.
 #[derive(Debug, Clone, Copy)]
-struct Arrival {
+pub(crate) struct Arrival {
     at: Instant,
     conn: Conn,
 }
 
 impl Calls {
-    fn take(&mut self, peer: &mut Peer) {
+    pub(crate) fn take(&mut self, peer: &mut Peer) {
         for r in peer.drain() {
             let key = r.header("idempotency-key").expect("an Idempotency-Key").to_owned();
             let event = r.json()["event"].as_str().expect("the event id in the body").to_owned();
@@ -217,12 +214,12 @@ impl Calls {
         }
     }
 
-    fn events(&self) -> HashSet<&str> {
+    pub(crate) fn events(&self) -> HashSet<&str> {
         self.by_key.values().map(|(event, _)| event.as_str()).collect()
     }
 
     /// Keys that arrived more than once, with their arrivals.
-    fn repeated(&self) -> Vec<(&str, &[Arrival])> {
+    pub(crate) fn repeated(&self) -> Vec<(&str, &[Arrival])> {
         self.by_key
             .iter()
             .filter(|(_, (_, at))| at.len() > 1)
@@ -232,7 +229,7 @@ impl Calls {
 }
 
 /// A connector whose one step posts the event's id to `peer`; answers its id and the hook path.
-async fn connector(client: &reqwest::Client, base: &str, token: &str, peer: &str) -> (String, String) {
+pub(crate) async fn connector(client: &reqwest::Client, base: &str, token: &str, peer: &str) -> (String, String) {
     let r = client
         .post(format!("{base}/api/v1/connectors"))
         .bearer_auth(token)
@@ -251,7 +248,7 @@ async fn connector(client: &reqwest::Client, base: &str, token: &str, peer: &str
 
 /// Waits until every event the connector received has finished and at least `acked` were
 /// received; answers the lifetime counts.
-async fn all_finished(
+pub(crate) async fn all_finished(
     client: &reqwest::Client,
     base: &str,
     token: &str,
@@ -313,7 +310,7 @@ async fn statuses(client: &reqwest::Client, base: &str, token: &str, connector: 
 }
 
 /// Every acknowledged event succeeded and its step call reached the peer.
-async fn assert_every_acked_succeeded(
+pub(crate) async fn assert_every_acked_succeeded(
     client: &reqwest::Client,
     base: &str,
     token: &str,
@@ -624,242 +621,6 @@ async fn sigterm_under_load_exits_zero_and_loses_nothing() {
             signalled.elapsed().as_secs_f64()
         );
     }
-}
-
-/// A PostgreSQL server of the test's own in a temporary folder, from the machine's binaries;
-/// stopped at once when dropped.
-struct PrivatePostgres {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    /// Run as root: the tools run as `postgres`, which owns the folder.
-    as_postgres: bool,
-}
-
-impl PrivatePostgres {
-    async fn start(bin: PathBuf) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let as_postgres = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-        if as_postgres {
-            let chown = std::process::Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(chown.success(), "chown of {} to postgres", dir.path().display());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Self {
-            bin,
-            dir,
-            port,
-            as_postgres,
-        };
-        let data = pg.data();
-        pg.run("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"])
-            .await;
-        pg.start_server().await;
-        pg
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").to_string_lossy().into_owned()
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn command(&self, tool: &str) -> std::process::Command {
-        let program = self.bin.join(tool);
-        let mut command = if self.as_postgres {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(program);
-            c
-        } else {
-            std::process::Command::new(program)
-        };
-        command.stdin(Stdio::null());
-        command
-    }
-
-    async fn run(&self, tool: &str, args: &[&str]) {
-        let mut command = tokio::process::Command::from(self.command(tool));
-        let out = command.args(args).output().await.unwrap();
-        assert!(
-            out.status.success(),
-            "{tool} {args:?}: {}\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
-    }
-
-    async fn start_server(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("postgres.log").to_string_lossy().into_owned();
-        let data = self.data();
-        self.run(
-            "pg_ctl",
-            &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "30", "start"],
-        )
-        .await;
-    }
-
-    async fn stop_server(&self) {
-        let data = self.data();
-        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "30", "stop"])
-            .await;
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let data = self.data();
-        let _ = self
-            .command("pg_ctl")
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if std::thread::panicking() {
-            eprintln!("--- the private PostgreSQL's log:\n{}", self.log());
-        }
-    }
-}
-
-/// Posts one event with a timeout; answers the status and how long the answer took.
-async fn probe(client: &reqwest::Client, hook: &str) -> Result<(u16, Duration), String> {
-    let sent = Instant::now();
-    match client
-        .post(hook)
-        .json(&json!({"probe": true}))
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-    {
-        Ok(r) => Ok((r.status().as_u16(), sent.elapsed())),
-        Err(e) => Err(format!("no answer after {:.1}s: {e}", sent.elapsed().as_secs_f64())),
-    }
-}
-
-/// The database stops under load and starts again: ingest answers 503 meanwhile, the nodes
-/// recover without a restart, and every acknowledged event completes.
-#[tokio::test]
-async fn database_restart_under_load() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let Some(bin) = std::env::var_os(PG_BIN_ENV) else {
-        eprintln!("{PG_BIN_ENV} is not set (the folder of initdb and pg_ctl): the database restart test is skipped");
-        return;
-    };
-    let pg = PrivatePostgres::start(PathBuf::from(bin)).await;
-    let started = Instant::now();
-    let token = cli_workspace_at(&pg.url()).await["token"].as_str().unwrap().to_owned();
-    let mut peer = Peer::start(Reply::json(200, json!({"ok": true}))).await;
-    let mut nodes = Nodes::new();
-    for _ in 0..2 {
-        nodes.start(&pg.url(), &[("HOOKFLOW_LEASE", LEASE)]).await;
-    }
-    let client = reqwest::Client::new();
-    let (connector, path) = connector(&client, &nodes.bases[0], &token, &peer.base).await;
-    let hooks: Vec<String> = nodes.bases.iter().map(|b| format!("{b}{path}")).collect();
-    let load = Load::start(hooks.clone(), 8, usize::MAX);
-    load.until_acked(300, 60).await;
-
-    pg.stop_server().await;
-    let down = Instant::now();
-    let before = load.acked();
-    // Both nodes and both questions at once, so the database stays down for seconds, not for every probe in turn.
-    let answers = futures::future::join_all(hooks.iter().zip(&nodes.bases).map(|(hook, base)| {
-        let client = client.clone();
-        async move {
-            let asked = Instant::now();
-            let ready = async {
-                client
-                    .get(format!("{base}/readyz"))
-                    .timeout(Duration::from_secs(20))
-                    .send()
-                    .await
-                    .map(|r| (r.status().as_u16(), asked.elapsed()))
-                    .map_err(|e| format!("no answer after {:.1}s: {e}", asked.elapsed().as_secs_f64()))
-            };
-            tokio::join!(probe(&client, hook), ready)
-        }
-    }))
-    .await;
-    for (i, (ingest, ready)) in answers.into_iter().enumerate() {
-        eprintln!("node {i} while the database was down: ingest {ingest:?}, readyz {ready:?}");
-        let (status, _) = ingest.unwrap_or_else(|e| panic!("node {i}: ingest: {e}"));
-        assert_eq!(status, 503, "node {i}: ingest while the database is down");
-        let (status, _) = ready.unwrap_or_else(|e| panic!("node {i}: readyz: {e}"));
-        assert_ne!(status, 200, "node {i}: ready while the database is down");
-    }
-    tokio::time::sleep(Duration::from_secs(3).saturating_sub(down.elapsed())).await;
-    let acked_while_down = load.acked() - before;
-    pg.start_server().await;
-    let up = Instant::now();
-    eprintln!(
-        "the database was down for {:.1}s; {acked_while_down} acknowledgements arrived meanwhile (requests answered before the stop)",
-        down.elapsed().as_secs_f64()
-    );
-
-    for (i, hook) in hooks.iter().enumerate() {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ingest = probe(&client, hook).await;
-            let ready = client
-                .get(format!("{}/readyz", nodes.bases[i]))
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .map_err(|e| e.to_string());
-            if matches!(ingest, Ok((200..=299, _))) && ready == Ok(200) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {i} has not recovered 30s after the database came back: ingest {ingest:?}, readyz {ready:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        eprintln!(
-            "node {i} recovered {:.1}s after the database came back",
-            up.elapsed().as_secs_f64()
-        );
-    }
-    let after = load.acked();
-    load.until_acked(after + 300, 60).await;
-    let (acked, refused) = load.finish().await;
-    let odd: Vec<_> = refused.iter().filter(|(_, what)| what != "status 503").collect();
-    assert!(odd.is_empty(), "refused other than with 503: {odd:?}");
-    eprintln!("{} acknowledged, {} refused with 503", acked.len(), refused.len());
-
-    let base = &nodes.bases[0];
-    all_finished(&client, base, &token, &connector, acked.len(), 120).await;
-    let mut calls = Calls::default();
-    calls.take(&mut peer);
-    assert_every_acked_succeeded(&client, base, &token, &connector, &acked, &calls).await;
-    for i in 0..2 {
-        assert!(nodes.running(i), "node {i} stopped:\n{}", nodes.log(i));
-    }
-    eprintln!(
-        "database restart: {} calls twice; all done after {:.1}s",
-        calls.repeated().len(),
-        started.elapsed().as_secs_f64()
-    );
 }
 
 /// A lease under a second is refused with a message naming the flag.

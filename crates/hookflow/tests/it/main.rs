@@ -9,6 +9,7 @@ mod cluster;
 mod connections;
 mod contacts;
 mod corpus;
+mod db_restart;
 mod engine;
 mod ingest;
 mod isolation;
