@@ -1,12 +1,13 @@
 //! The engine: what happens to an event between the ingest answering and the
 //! last step finishing.
 //!
-//! It defines the [`Store`] trait it needs (implemented by `hookflow-store`),
-//! what a received request becomes ([`intake::Intake`]), the ingest group-commit
-//! batcher ([`ingest::IngestQueue`]) and the worker loop that claims jobs ([`worker`]).
+//! It defines the storage roles it needs ([`store`]: one trait per role, [`Store`] for all of
+//! them, implemented by `hookflow-store`), what a received request becomes ([`intake::Intake`]),
+//! the ingest group-commit batcher ([`ingest::IngestQueue`]), the worker loop that claims jobs
+//! ([`worker`]) and the messages subscribers receive ([`messages`]).
 //!
 //! Invariant: the engine never speaks SQL or HTTP; every durable change goes
-//! through [`Store`].
+//! through a store role.
 
 pub mod actions;
 pub mod channels;

@@ -1,5 +1,6 @@
-//! The SQL store: implements [`hookflow_engine::Store`] on SQLite (the
-//! embedded default) and PostgreSQL (several nodes sharing one database).
+//! The SQL store: implements every role of [`hookflow_engine::store`] on SQLite
+//! (the embedded default) and PostgreSQL (several nodes sharing one database),
+//! one module per table family (see ARCHITECTURE.md).
 //!
 //! One implementation serves both through sqlx's `Any` driver: the schema
 //! uses only types both databases share (TEXT, BIGINT, BLOB/BYTEA), SQL is
