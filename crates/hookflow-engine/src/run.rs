@@ -406,3 +406,6 @@ impl<'a> Run<'a> {
         self.side_effects.push(effect);
     }
 }
+
+#[cfg(test)]
+mod tests;
