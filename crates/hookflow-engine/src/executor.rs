@@ -9,7 +9,7 @@ use hookflow_core::{ConnectorId, EventStatus, ExecutionId, JobKind, Timestamp, W
 use hookflow_expr::Templates;
 use serde_json::{json, Value};
 
-use crate::run::{Flow, Mode, Run};
+use crate::run::{Flow, Live, Mode, Run, Stores};
 use crate::steps::{self, Compiled};
 use crate::store::{Job, StepRecord, Store, StoreError, WorkspaceSettings};
 use crate::worker::{JobHandler, JobOutcome};
@@ -140,6 +140,14 @@ fn with_secrets(
     let (root, masker) = crate::secrets::Secrets::new(secrets.clone());
     ctx["secrets"] = root;
     masker
+}
+
+/// The roles of the store a run uses.
+fn stores(store: &dyn Store) -> Stores<'_> {
+    Stores {
+        runs: store,
+        contacts: store,
+    }
 }
 
 /// Runs the field mapping, then the steps.
@@ -288,20 +296,23 @@ impl ExecutionHandler {
             None
         };
         let secrets = with_secrets(secrets.as_deref(), &mut ctx);
+        let live = Live {
+            client: &self.client,
+            events: &*self.store,
+            metrics: &self.metrics,
+            connector: &execution.connector_id,
+        };
         let mut run = Run::new(
-            &*self.store,
+            stores(&*self.store),
             &self.templates,
             ws.clone(),
             id.clone(),
-            Mode::Live,
+            Mode::Live(live),
             journal,
             ctx,
         );
         run.default_country = settings.and_then(|s| s.default_country);
         run.secrets = secrets;
-        run.client = Some(self.client.clone());
-        run.connector = Some(execution.connector_id.clone());
-        run.metrics = Some(self.metrics.clone());
         let flow = run_all(&mut run, &compiled).await?;
         let steps = run.take_pending();
         match flow {
@@ -387,7 +398,7 @@ pub async fn simulate(
     };
     let secrets = with_secrets(secrets.as_ref(), &mut ctx);
     let mut run = Run::new(
-        store,
+        stores(store),
         templates,
         ws.clone(),
         ExecutionId::new(),

@@ -10,8 +10,15 @@ use serde_json::{json, Map, Value};
 
 use crate::actions::{self, render_text, Auth, Body, HttpRequest, Message, SendEmail, SendMessage, Shape};
 use crate::channels::{TWILIO_BASE, WHATSAPP_BASE};
-use crate::steps::Kind;
 use crate::store::{Channel, Contacts, StoreError};
+
+/// An action step's configuration.
+#[derive(Clone, Copy)]
+pub enum Action<'a> {
+    Http(&'a HttpRequest),
+    Message(&'a SendMessage),
+    Email(&'a SendEmail),
+}
 
 /// What an action will send.
 pub enum Planned {
@@ -103,7 +110,7 @@ fn basic(user: &str, password: &str) -> String {
 
 /// Builds what an action step sends; `Ok(Err)` is a step error (bad rendered values, unknown channel).
 pub async fn plan(
-    kind: &Kind,
+    action: Action<'_>,
     templates: &Templates,
     ctx: &Value,
     store: &dyn Contacts,
@@ -117,11 +124,10 @@ pub async fn plan(
         missing: Vec::new(),
         errors: Vec::new(),
     };
-    let planned = match kind {
-        Kind::HttpRequest(a) => Ok(http_request(a, &mut r, idempotency_key)),
-        Kind::SendMessage(a) => send_message(a, &mut r, store, ws, idempotency_key, default_country).await?,
-        Kind::SendEmail(a) => send_email(a, &mut r, store, ws, idempotency_key).await?,
-        _ => Err("not an action".to_owned()),
+    let planned = match action {
+        Action::Http(a) => Ok(http_request(a, &mut r, idempotency_key)),
+        Action::Message(a) => send_message(a, &mut r, store, ws, idempotency_key, default_country).await?,
+        Action::Email(a) => send_email(a, &mut r, store, ws, idempotency_key).await?,
     };
     if let Some(error) = r.errors.first() {
         return Ok(Err(format!("a template failed: {error}")));
