@@ -9,6 +9,44 @@ use crate::outbound::{Action, Plan};
 use crate::run::{Flow, Here, Live, Run};
 use crate::store::{StepRecord, StoreError};
 
+/// Makes an action config a step kind: `$type` is its step type, `$compile` its compiler in
+/// `crate::actions`, `$action` the [`Action`] it sends as. Every action kind runs and simulates
+/// through [`send`] and [`simulate`].
+macro_rules! action_kind {
+    ($config:ident, $type:literal, $compile:ident, $action:ident) => {
+        impl $crate::steps::kind::StepKind for $config {
+            const TYPES: &'static [&'static str] = &[$type];
+
+            fn compile(
+                source: &$crate::steps::kind::Source<'_>,
+                e: &mut $crate::steps::StepErrors<'_>,
+            ) -> Option<Self> {
+                $crate::actions::$compile(source.obj, e.path, source.templates, e.errors)
+            }
+
+            async fn run(
+                &self,
+                run: &mut $crate::run::Run<'_>,
+                live: $crate::run::Live<'_>,
+                here: $crate::run::Here<'_>,
+                rec: $crate::store::StepRecord,
+            ) -> Result<$crate::run::Flow, $crate::store::StoreError> {
+                $crate::steps::action::send(run, live, $crate::outbound::Action::$action(self), here, rec).await
+            }
+
+            async fn simulate(
+                &self,
+                run: &mut $crate::run::Run<'_>,
+                here: $crate::run::Here<'_>,
+                rec: $crate::store::StepRecord,
+            ) -> Result<$crate::run::Flow, $crate::store::StoreError> {
+                $crate::steps::action::simulate(run, $crate::outbound::Action::$action(self), here, rec).await
+            }
+        }
+    };
+}
+pub(super) use action_kind;
+
 /// Builds the request; `Err` is the step failed (a bad rendered value, an unknown channel).
 async fn plan(
     run: &mut Run<'_>,
