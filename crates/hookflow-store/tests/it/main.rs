@@ -2,6 +2,7 @@
 //! when `HOOKFLOW_TEST_POSTGRES_URL` is set (CI always sets it).
 
 mod connectors;
+mod contacts;
 mod events;
 mod migrations;
 mod queue;
