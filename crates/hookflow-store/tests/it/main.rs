@@ -8,4 +8,5 @@ mod migrations;
 mod queue;
 mod secrets;
 mod steps;
+mod subscriptions;
 mod utils;
