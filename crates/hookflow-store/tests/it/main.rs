@@ -3,6 +3,7 @@
 
 mod connectors;
 mod contacts;
+mod deliveries;
 mod events;
 mod migrations;
 mod queue;
